@@ -1,0 +1,406 @@
+"""Seismo's process launcher: ``python -m config.launcher <command>``.
+
+``run``      embedded services (when DATABASE_URL / REDIS_URL are unset) + prepare + web +
+             worker + beat, supervised as one group until Ctrl-C or SIGTERM (`make run`).
+``test``     embedded services + the test suite (`make test`).
+``prepare``  migrate, collect static files, ensure the admin user.
+``web``      WEB_CONCURRENCY daphne processes sharing one listening socket.
+``worker``   the Celery worker.   ``beat``  Celery beat.
+``services start|stop|status``   the embedded PostgreSQL and Redis alone.
+
+Docker Compose runs ``prepare``/``web``, ``worker`` and ``beat`` as separate containers; ``run``
+starts exactly the same commands as children. Configuration errors stop with one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from config.services import ServiceError, check_data_dir, ensure_embedded, stop_embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+STOP_TIMEOUT = 15.0
+
+
+class ConfigError(Exception):
+    """Bad configuration: the message says what to fix."""
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"seismo: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def say(message: str) -> None:
+    print(f"seismo: {message}", flush=True)
+
+
+# Configuration -----------------------------------------------------------------------------
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("SEISMO_DATA_DIR") or BASE_DIR / "var").resolve()
+
+
+def validate_urls() -> None:
+    """Malformed URLs fail here, before any process starts, with one line."""
+    db = os.environ.get("DATABASE_URL")
+    if db:
+        parts = urlsplit(db)
+        if parts.scheme not in ("postgres", "postgresql", "pgsql") or not (parts.hostname or parts.path.strip("/")):
+            raise ConfigError(
+                f"DATABASE_URL {redact(db)!r} is malformed: expected postgres://user:password@host:5432/dbname"
+            )
+        try:
+            parts.port  # noqa: B018 (raises ValueError on a bad port)
+        except ValueError:
+            raise ConfigError(f"DATABASE_URL {redact(db)!r} has an invalid port") from None
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        parts = urlsplit(redis_url)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(f"REDIS_URL {redact(redis_url)!r} is malformed: expected redis://host:6379/0")
+        try:
+            parts.port  # noqa: B018
+        except ValueError:
+            raise ConfigError(f"REDIS_URL {redact(redis_url)!r} has an invalid port") from None
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def listen_address() -> tuple[str, int]:
+    host = os.environ.get("HOST") or "127.0.0.1"
+    raw_port = os.environ.get("PORT") or "8000"
+    try:
+        port = int(raw_port)
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"PORT {raw_port!r} is not a port number (1-65535)") from None
+    return host, port
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == 98:
+            raise ConfigError(f"port {port} on {host} is in use: stop what uses it or set PORT=<free port>") from None
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): check HOST and PORT") from None
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def web_concurrency() -> int:
+    raw = os.environ.get("WEB_CONCURRENCY") or str(os.cpu_count() or 1)
+    try:
+        value = int(raw)
+        if value < 1:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"WEB_CONCURRENCY {raw!r} must be a whole number ≥ 1") from None
+    return value
+
+
+def raise_open_files_limit() -> int:
+    """A stream client is a socket: the usual soft limit of 1024 caps clients near 1,000."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 65536
+    target = min(target, 1_048_576)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def local_defaults(directory: Path) -> None:
+    """Defaults for a developer's machine: DEBUG on and a persistent generated SECRET_KEY."""
+    os.environ.setdefault("DEBUG", "1")
+    if not os.environ.get("SECRET_KEY"):
+        key_file = directory / "secret-key.txt"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(50))
+            key_file.chmod(0o600)
+        os.environ["SECRET_KEY"] = key_file.read_text().strip()
+
+
+# Processes ---------------------------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup() -> None:
+    # Own process group, so Ctrl-C reaches only the launcher, which then stops children in
+    # order; and die with the launcher even if it is killed with SIGKILL (Linux).
+    os.setsid()
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Supervisor:
+    """Runs children as one group: one exits → all stop; SIGINT/SIGTERM → all stop."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+
+    def spawn(self, name: str, argv: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+        self.children[name] = subprocess.Popen(
+            argv, cwd=BASE_DIR, pass_fds=pass_fds, preexec_fn=_child_setup, stdin=subprocess.DEVNULL
+        )
+
+    def _request_stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGHUP, self._request_stop)
+
+    def wait(self, on_tick: object = None) -> int:
+        """Block until a stop is requested (→ 0) or a child exits on its own (→ 1)."""
+        while not self.stopping:
+            for name, child in self.children.items():
+                code = child.poll()
+                if code is not None:
+                    fail(f"{name} exited with code {code}; stopping everything.", 1)
+                    self.stop_all()
+                    return 1
+            if callable(on_tick):
+                on_tick()
+            time.sleep(0.2)
+        self.stop_all()
+        return 0
+
+    def stop_all(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in self.children.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for child in self.children.values():
+            # Grandchildren too: kill whatever is left in each child's process group.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+def daphne_argv(fd: int, family: int) -> list[str]:
+    domain = "INET6" if family == socket.AF_INET6 else "INET"
+    return [
+        PYTHON, "-m", "daphne", "-e", f"fd:fileno={fd}:domain={domain}", "-v", "0",
+        "--ping-interval", "20", "--ping-timeout", "30", "--websocket_timeout", "-1",
+        "--application-close-timeout", "5", "config.asgi:application",
+    ]  # fmt: skip
+
+
+def worker_argv() -> list[str]:
+    concurrency = os.environ.get("CELERY_CONCURRENCY") or "8"
+    return [
+        PYTHON, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency", concurrency,
+        "--loglevel", os.environ.get("CELERY_LOGLEVEL", "WARNING"), "-n", f"seismo.{os.getpid()}@%h",
+        "--without-mingle", "--without-gossip",
+    ]  # fmt: skip
+
+
+def beat_argv(directory: Path) -> list[str]:
+    return [
+        PYTHON, "-m", "celery", "-A", "config", "beat", "--scheduler", "config.celery:HeartbeatScheduler",
+        "--schedule", str(directory / "celerybeat-schedule"),
+        "--loglevel", os.environ.get("CELERY_LOGLEVEL", "WARNING"),
+    ]  # fmt: skip
+
+
+def prepare() -> int:
+    return subprocess.run([PYTHON, "manage.py", "seismo_prepare"], cwd=BASE_DIR).returncode
+
+
+def wait_for_http(host: str, port: int, path: str, timeout: float, supervisor: Supervisor) -> bool:
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}{path}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not supervisor.stopping:
+        if any(child.poll() is not None for child in supervisor.children.values()):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.25)
+    return False
+
+
+# Commands ----------------------------------------------------------------------------------
+
+
+def start_services() -> list[str]:
+    directory = data_dir()
+    check_data_dir(directory)
+    env, started = ensure_embedded(directory)
+    os.environ.update(env)
+    if started:
+        say(f"started embedded {' and '.join(started)} (data in {directory})")
+    return started
+
+
+def cmd_run() -> int:
+    validate_urls()
+    host, port = listen_address()
+    workers = web_concurrency()
+    directory = data_dir()
+    check_data_dir(directory)
+    listener = bind_listener(host, port)  # before anything slow: a busy port fails at once
+    local_defaults(directory)
+    files = raise_open_files_limit()
+    started = start_services()
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    try:
+        if prepare() != 0:
+            return fail("preparing the database failed (see above).", 1)
+        if supervisor.stopping:
+            return 0
+        for index in range(workers):
+            supervisor.spawn(f"web-{index + 1}", daphne_argv(listener.fileno(), listener.family), (listener.fileno(),))
+        supervisor.spawn("worker", worker_argv())
+        supervisor.spawn("beat", beat_argv(directory))
+        listener.close()  # the daphne processes hold it now
+        url_host = f"[{host}]" if ":" in host else host
+        if wait_for_http(host, port, "/healthz", 60, supervisor):
+            say(f"web: {workers} daphne process(es); worker and beat running; open files limit {files}")
+            print(f"\n  Seismo is running at http://{url_host}:{port}/\n  Press Ctrl-C to stop.\n", flush=True)
+        return supervisor.wait()
+    finally:
+        supervisor.stop_all()
+        if started:
+            stop_embedded(directory, started)
+            say(f"stopped embedded {' and '.join(started)}")
+        say("stopped.")
+
+
+def cmd_web() -> int:
+    validate_urls()
+    host, port = listen_address()
+    workers = web_concurrency()
+    listener = bind_listener(host, port)
+    files = raise_open_files_limit()
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    for index in range(workers):
+        supervisor.spawn(f"web-{index + 1}", daphne_argv(listener.fileno(), listener.family), (listener.fileno(),))
+    listener.close()
+    say(f"web listening on {host}:{port} with {workers} daphne process(es); open files limit {files}")
+    return supervisor.wait()
+
+
+def cmd_exec(argv: list[str]) -> int:
+    validate_urls()
+    raise_open_files_limit()
+    os.chdir(BASE_DIR)
+    os.execv(argv[0], argv)  # noqa: S606 (replaces this process: the container entry point)
+    return 0  # not reached
+
+
+def cmd_test(args: list[str]) -> int:
+    validate_urls()
+    directory = data_dir()
+    local_defaults(directory)
+    started = start_services()
+    try:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+        return subprocess.run([PYTHON, "-m", "pytest", *args], cwd=BASE_DIR).returncode
+    finally:
+        if started:
+            stop_embedded(directory, started)
+
+
+def cmd_bench(args: list[str]) -> int:
+    validate_urls()
+    directory = data_dir()
+    local_defaults(directory)
+    started = start_services()
+    try:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+        return subprocess.run([PYTHON, "-m", "bench", *args], cwd=BASE_DIR).returncode
+    finally:
+        if started:
+            stop_embedded(directory, started)
+
+
+def cmd_services(action: str) -> int:
+    directory = data_dir()
+    if action == "start":
+        start_services()
+        say(f"DATABASE_URL={os.environ.get('DATABASE_URL')}")
+        say(f"REDIS_URL={os.environ.get('REDIS_URL')}")
+        return 0
+    if action == "stop":
+        stop_embedded(directory, ["postgres", "redis"])
+        say("embedded services stopped")
+        return 0
+    return fail(f"unknown services action {action!r}: use start or stop")
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    try:
+        if command == "run":
+            return cmd_run()
+        if command == "test":
+            return cmd_test(rest)
+        if command == "bench":
+            return cmd_bench(rest)
+        if command == "prepare":
+            validate_urls()
+            return prepare()
+        if command == "web":
+            return cmd_web()
+        if command == "worker":
+            return cmd_exec(worker_argv())
+        if command == "beat":
+            return cmd_exec(beat_argv(data_dir()))
+        if command == "services":
+            return cmd_services(rest[0] if rest else "")
+    except (ConfigError, ServiceError) as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    return fail(f"unknown command {command!r} (run, test, prepare, web, worker, beat, services)")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from monitoring import views as monitoring_views
+
+api_v1 = [
+    path("auth/", include("accounts.api.urls")),
+    path("", include("monitoring.api.urls")),
+    path("", include("alerts.api.urls")),
+    path("", include("dashboards.api.urls")),
+    path("loadtest/", include("loadtest.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", monitoring_views.healthz, name="healthz"),
+    path("readyz", monitoring_views.readyz, name="readyz"),
+    path("metrics", monitoring_views.prometheus_metrics, name="prometheus-metrics"),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include(api_v1)),
+    path("dashboards/", include("dashboards.urls")),
+    path("alerts/", include("alerts.urls")),
+    path("loadtest/", include("loadtest.urls")),
+    path("", include("monitoring.urls")),
+]
+
+handler404 = "lib.api.handler404"
+handler500 = "lib.api.handler500"

@@ -1,0 +1,34 @@
+"""The one real-time entry point: ``broadcast(group, payload)``; group names come from here."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
+
+
+def topic_group(topic: str) -> str:
+    """The channel-layer group a topic's subscribers join (names limited to safe chars)."""
+    import hashlib
+
+    safe = _UNSAFE.sub("_", topic)[:60]
+    return f"t.{safe}.{hashlib.blake2b(topic.encode(), digest_size=5).hexdigest()}"
+
+
+def broadcast(topic: str, payload: dict[str, Any]) -> None:
+    """Send one message to every socket subscribed to ``topic`` (sync callers)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(topic_group(topic), {"type": "stream.message", "topic": topic, "payload": payload})
+
+
+async def abroadcast(topic: str, payload: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    await layer.group_send(topic_group(topic), {"type": "stream.message", "topic": topic, "payload": payload})

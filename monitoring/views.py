@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from lib.api import error_body
+from monitoring import health
+
+
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> HttpResponse:
+    status = health.component_status()
+    return JsonResponse(status, status=200 if health.all_up(status) else 503)
+
+
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    context = {"components": health.component_status()}
+    if request.htmx:
+        return render(request, "monitoring/partials/components.html", context)
+    return render(request, "monitoring/overview.html", context)
+
+
+def _metrics_allowed(request: HttpRequest) -> bool:
+    if request.user.is_authenticated:
+        return True
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return False
+    raw = header[7:]
+    if settings.METRICS_TOKEN and hmac.compare_digest(raw, settings.METRICS_TOKEN):
+        return True
+    from accounts.authentication import IngestPrincipal, user_for_token
+
+    principal = user_for_token(raw)
+    return principal is not None and not isinstance(principal, IngestPrincipal)
+
+
+@never_cache
+def prometheus_metrics(request: HttpRequest) -> HttpResponse:
+    if not _metrics_allowed(request):
+        return JsonResponse(error_body("not_authenticated", "A bearer token is required."), status=401)
+    from monitoring.exposition import render_exposition
+
+    return HttpResponse(render_exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
