@@ -61,10 +61,10 @@ class HeartbeatScheduler(PersistentScheduler):
 
         now = time.time()
         if now - self._last_beat >= settings.BEAT_HEARTBEAT_SECONDS / 2:
-            from django.core.cache import cache
+            from lib.redis import get_redis, key
 
             try:
-                cache.set(BEAT_HEARTBEAT_KEY, now, timeout=None)
+                get_redis().set(key(BEAT_HEARTBEAT_KEY), now)
                 self._last_beat = now
             except Exception as exc:  # Redis down: readyz reports it; beat keeps scheduling
                 logger.warning("beat heartbeat not written: %s", exc)

@@ -99,8 +99,10 @@ def listen_address() -> tuple[str, int]:
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    if ":" in host:
+        # daphne adopts inherited sockets as IPv4 only.
+        raise ConfigError(f"HOST {host!r}: use an IPv4 address (or 0.0.0.0) and a proxy for IPv6")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
@@ -215,10 +217,9 @@ class Supervisor:
             child.wait()
 
 
-def daphne_argv(fd: int, family: int) -> list[str]:
-    domain = "INET6" if family == socket.AF_INET6 else "INET"
+def daphne_argv(fd: int) -> list[str]:
     return [
-        PYTHON, "-m", "daphne", "-e", f"fd:fileno={fd}:domain={domain}", "-v", "0",
+        PYTHON, "-m", "daphne", "--fd", str(fd), "-v", "0",
         "--ping-interval", "20", "--ping-timeout", "30", "--websocket_timeout", "-1",
         "--application-close-timeout", "5", "config.asgi:application",
     ]  # fmt: skip
@@ -246,7 +247,7 @@ def prepare() -> int:
 
 
 def wait_for_http(host: str, port: int, path: str, timeout: float, supervisor: Supervisor) -> bool:
-    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}{path}"
+    url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}{path}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not supervisor.stopping:
         if any(child.poll() is not None for child in supervisor.children.values()):
@@ -292,14 +293,13 @@ def cmd_run() -> int:
         if supervisor.stopping:
             return 0
         for index in range(workers):
-            supervisor.spawn(f"web-{index + 1}", daphne_argv(listener.fileno(), listener.family), (listener.fileno(),))
+            supervisor.spawn(f"web-{index + 1}", daphne_argv(listener.fileno()), (listener.fileno(),))
         supervisor.spawn("worker", worker_argv())
         supervisor.spawn("beat", beat_argv(directory))
         listener.close()  # the daphne processes hold it now
-        url_host = f"[{host}]" if ":" in host else host
         if wait_for_http(host, port, "/healthz", 60, supervisor):
             say(f"web: {workers} daphne process(es); worker and beat running; open files limit {files}")
-            print(f"\n  Seismo is running at http://{url_host}:{port}/\n  Press Ctrl-C to stop.\n", flush=True)
+            print(f"\n  Seismo is running at http://{host}:{port}/\n  Press Ctrl-C to stop.\n", flush=True)
         return supervisor.wait()
     finally:
         supervisor.stop_all()
@@ -318,7 +318,7 @@ def cmd_web() -> int:
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
     for index in range(workers):
-        supervisor.spawn(f"web-{index + 1}", daphne_argv(listener.fileno(), listener.family), (listener.fileno(),))
+        supervisor.spawn(f"web-{index + 1}", daphne_argv(listener.fileno()), (listener.fileno(),))
     listener.close()
     say(f"web listening on {host}:{port} with {workers} daphne process(es); open files limit {files}")
     return supervisor.wait()

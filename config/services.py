@@ -63,7 +63,7 @@ def _socket_dir(data_dir: Path, name: str) -> Path:
 
 def _ensure_traversable(path: Path) -> None:
     """Let an unprivileged server user reach ``path`` (adds o+x to each parent)."""
-    for parent in [path, *path.parents]:
+    for parent in path.parents:
         mode = parent.stat().st_mode
         if not mode & stat.S_IXOTH:
             parent.chmod(mode | stat.S_IXOTH)
@@ -77,7 +77,7 @@ def _server_user() -> str | None:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
+            ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
             check=True,
             capture_output=True,
         )
@@ -122,14 +122,16 @@ class EmbeddedPostgres:
         return Path(pgserver.__file__).parent / "pginstall" / "bin"
 
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        # Drop root's group too: a 0770-style parent would otherwise block the server user.
+        ids = {"user": self.user, "group": self.user, "extra_groups": []} if self.user else {}
         return subprocess.run(
             [str(self.bin_dir() / args[0]), *args[1:]],
             check=False,
             capture_output=True,
             text=True,
             timeout=timeout,
-            user=self.user,
             cwd="/",
+            **ids,
         )
 
     def is_running(self) -> bool:

@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from lib.api import ApiRootView
 from monitoring import views as monitoring_views
 
 api_v1 = [
+    path("", ApiRootView.as_view(), name="api-root"),
     path("auth/", include("accounts.api.urls")),
     path("", include("monitoring.api.urls")),
     path("", include("alerts.api.urls")),

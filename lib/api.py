@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework import exceptions, status
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -84,3 +86,12 @@ def handler500(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse(error_body("server_error", "Internal server error."), status=500)
     return render(request, "500.html", status=500)
+
+
+class ApiRootView(APIView):
+    """Where the API's resources live (see /api/docs/ for everything)."""
+
+    def get(self, request: Request) -> Response:
+        return Response(
+            {"schema": "/api/schema/", "docs": "/api/docs/", "version": "v1", "user": request.user.get_username()}
+        )

@@ -9,9 +9,9 @@ import psycopg
 from django.conf import settings
 from django.db import connection
 
+from config.celery import BEAT_HEARTBEAT_KEY as BEAT_KEY
 from lib.redis import get_redis, key
 
-BEAT_KEY = "beat:heartbeat"
 WORKER_KEY = "worker:heartbeat"
 
 

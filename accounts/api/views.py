@@ -1,6 +1,6 @@
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.api.serializers import TokenRequestSerializer, TokenResponseSerializer
 from accounts.models import ApiToken
+from lib.api import ApiError
 
 
 class LoginThrottle(AnonRateThrottle):
@@ -30,6 +31,6 @@ class TokenView(APIView):
             request._request, username=data.validated_data["username"], password=data.validated_data["password"]
         )
         if user is None or not user.is_active:
-            raise exceptions.AuthenticationFailed("Wrong username or password.")
+            raise ApiError("Wrong username or password.", code="not_authenticated", status_code=401)
         _, raw = ApiToken.issue(user, name="api")
         return Response({"token": raw}, status=status.HTTP_200_OK)

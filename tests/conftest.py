@@ -1,0 +1,206 @@
+"""Shared fixtures: role users, API clients, and real processes (Celery worker, beat, daphne).
+
+Everything runs against the real PostgreSQL and Redis that `make test` provides.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from rest_framework.test import APIClient
+
+from accounts.models import ApiToken
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ARTIFACTS = BASE_DIR / "test-artifacts"
+
+
+# Users and clients ---------------------------------------------------------------------------
+
+
+def _user(username: str, role: str | None, superuser: bool = False) -> User:
+    if superuser:
+        return User.objects.create_superuser(username, f"{username}@example.com", "pw-" + username)
+    user = User.objects.create_user(username, f"{username}@example.com", "pw-" + username)
+    if role:
+        group, _ = Group.objects.get_or_create(name=role)
+        user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    """An admin (superuser)."""
+    return _user("owner", None, superuser=True)
+
+
+@pytest.fixture
+def editor(db: None) -> User:
+    return _user("editor", "editor")
+
+
+@pytest.fixture
+def viewer(db: None) -> User:
+    return _user("viewer", "viewer")
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    """Logged in, but with no role: sees nothing."""
+    return _user("outsider", None)
+
+
+def _token_client(user: User) -> APIClient:
+    _, raw = ApiToken.issue(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    client.raw_token = raw  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def api_as() -> Callable[[User], APIClient]:
+    """``api_as(user)``: an API client authenticated with that user's bearer token."""
+    return _token_client
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()
+
+
+# Real processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def children_database_url() -> str:
+    """The URL of the test database pytest-django created, for child processes."""
+    db = settings.DATABASES["default"]
+    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
+    auth = db["USER"] + (f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else "")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}@{host}{port}/{db['NAME']}"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=children_database_url(),
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+class Process:
+    """A child process with its output in a log file; stopped (and its group killed) on exit."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log_path = ARTIFACTS / f"{name}.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
+        self.proc = subprocess.Popen(
+            argv, cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 20, interval: float = 0.1) -> object:
+    """Poll ``predicate`` until it is truthy; fail the test when ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def start_worker(name: str = "worker", **env: str) -> Process:
+    process = Process(
+        name,
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency", "4",
+         "--loglevel", "INFO", "-n", f"test-{name}-{os.getpid()}@%h", "--without-mingle", "--without-gossip"],
+        child_env(**env),
+    )  # fmt: skip
+    wait_until(lambda: "ready." in process.output() or not process.alive(), timeout=30)
+    assert process.alive(), process.output()
+    return process
+
+
+def start_beat(tmp_path: Path, **env: str) -> Process:
+    return Process(
+        "beat",
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "--scheduler", "config.celery:HeartbeatScheduler",
+         "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"],
+        child_env(**env),
+    )  # fmt: skip
+
+
+def start_daphne(port: int, **env: str) -> Process:
+    process = Process(
+        f"daphne-{port}",
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "1", "config.asgi:application"],
+        child_env(**env),
+    )
+
+    def listening() -> bool:
+        if not process.alive():
+            return True
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(listening, timeout=30)
+    assert process.alive(), process.output()
+    return process
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[Process]:
+    """A real Celery worker process on the test database (tests using it commit their data)."""
+    process = start_worker()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def live_server_asgi(transactional_db: None) -> Iterator[str]:
+    """A real daphne serving config.asgi on a free loopback port; yields its base URL."""
+    port = free_port()
+    process = start_daphne(port)
+    yield f"127.0.0.1:{port}"
+    process.stop()

@@ -1,0 +1,98 @@
+import time
+
+import pytest
+
+from lib.redis import get_redis
+from tests.conftest import start_beat, start_worker, wait_until
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers_without_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_is_503_naming_the_worker_and_beat_when_they_are_not_running(client):
+    get_redis().delete("seismotest:beat:heartbeat")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"]["status"] == "up" and body["redis"]["status"] == "up"
+    assert body["celery_worker"]["status"] == "down"
+    assert body["celery_beat"]["status"] == "down"
+
+
+def test_readyz_names_redis_when_redis_is_unreachable(client, settings, tmp_path):
+    get_redis.cache_clear()
+    settings.REDIS_URL = f"unix://{tmp_path}/nothing-here.sock"
+    try:
+        started = time.monotonic()
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["redis"]["status"] == "down"
+        assert body["celery_worker"] == {"status": "down", "error": "redis is down"}
+        assert time.monotonic() - started < 10  # a probe never hangs (not a speed assertion)
+    finally:
+        get_redis.cache_clear()
+
+
+def test_readyz_names_the_database_when_it_is_unreachable(client, settings):
+    from django.db import connection
+
+    original = connection.settings_dict["HOST"]
+    connection.settings_dict["HOST"] = "/nonexistent-socket-dir"
+    try:
+        response = client.get("/readyz")
+    finally:
+        connection.settings_dict["HOST"] = original
+    assert response.status_code == 503
+    assert response.json()["database"]["status"] == "down"
+
+
+@pytest.mark.slow
+def test_readyz_follows_the_worker_and_beat_going_down_and_coming_back(client, transactional_db, tmp_path):
+    worker = start_worker()
+    beat = start_beat(tmp_path)
+    try:
+        ready = wait_until(lambda: client.get("/readyz").status_code == 200, timeout=30)
+        assert ready
+        body = client.get("/readyz").json()
+        assert body["celery_beat"]["age_seconds"] < 10
+        assert body["celery_worker"]["workers"]
+
+        worker.stop()
+        started = time.monotonic()
+        wait_until(lambda: client.get("/readyz").status_code == 503, timeout=10)
+        assert time.monotonic() - started <= 10
+        assert client.get("/readyz").json()["celery_worker"]["status"] == "down"
+
+        worker = start_worker("worker-again")
+        wait_until(lambda: client.get("/readyz").status_code == 200, timeout=30)
+
+        beat.stop()
+        wait_until(lambda: client.get("/readyz").json()["celery_beat"]["status"] == "down", timeout=15)
+    finally:
+        worker.stop()
+        beat.stop()
+
+
+def test_the_overview_partial_lists_each_component(client, viewer):
+    client.force_login(viewer)
+    response = client.get("/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "<html" not in text  # an HTMX request gets the fragment only
+    for name in ("database", "redis", "celery_worker", "celery_beat"):
+        assert f'data-component="{name}"' in text
+
+
+def test_prometheus_metrics_need_a_token(client, api_as, viewer, settings):
+    assert client.get("/metrics").status_code == 401
+    response = api_as(viewer).get("/metrics")
+    assert response.status_code == 200
+    assert 'seismo_component_up{component="database"} 1' in response.content.decode()
+    settings.METRICS_TOKEN = "scrape-token"
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token").status_code == 200
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
