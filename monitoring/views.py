@@ -3,9 +3,7 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from lib.api import error_body
@@ -21,14 +19,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def readyz(request: HttpRequest) -> HttpResponse:
     status = health.component_status()
     return JsonResponse(status, status=200 if health.all_up(status) else 503)
-
-
-@login_required
-def overview(request: HttpRequest) -> HttpResponse:
-    context = {"components": health.component_status()}
-    if request.htmx:
-        return render(request, "monitoring/partials/components.html", context)
-    return render(request, "monitoring/overview.html", context)
 
 
 def _metrics_allowed(request: HttpRequest) -> bool:

@@ -21,3 +21,6 @@ STORAGES = {
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ALLOWED_HOSTS = ["*"]
+
+# Parallel test runs on one server (e.g. several developers' sessions) pick their own names.
+DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_seismo")}  # noqa: F405

@@ -1,5 +1,5 @@
 from django.urls import path
 
-from monitoring import views
+from dashboards import views
 
 urlpatterns = [path("", views.overview, name="overview")]

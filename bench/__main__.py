@@ -1,0 +1,70 @@
+"""`make bench`: run every bench/bench_*.py, print a table, write BENCHMARKS.md.
+
+Each module defines ``run(args) -> list[Result]``. A result is one figure beside its anchor,
+measured in the same run, so the ratio is meaningful on a noisy machine.
+Usage: python -m config.launcher bench [name ...]   (e.g. `bench ingest stream`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import django
+
+BENCH_DIR = Path(__file__).resolve().parent
+OUTPUT = BENCH_DIR.parent / "BENCHMARKS.md"
+
+
+def machine() -> str:
+    import psutil
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = psutil.virtual_memory().total / 2**30
+    system = f"{platform.platform()}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, {system}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    django.setup()
+    from bench.common import Result, render_markdown, render_table
+
+    names = args.names or sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))
+    sections: list[tuple[str, list[Result], float]] = []
+    for name in names:
+        module = importlib.import_module(f"bench.bench_{name}")
+        started = time.perf_counter()
+        print(f"== {name} …", flush=True)
+        results = module.run(args)
+        sections.append((name, results, time.perf_counter() - started))
+        print(render_table(results), flush=True)
+    if not args.names:
+        OUTPUT.write_text(render_markdown(sections, machine()))
+        print(f"wrote {OUTPUT}")
+    else:
+        partial = BENCH_DIR.parent / "var" / f"BENCHMARKS-{'-'.join(names)}.md"
+        partial.parent.mkdir(exist_ok=True)
+        partial.write_text(render_markdown(sections, machine()))
+        print(f"wrote {partial} (a partial run does not replace BENCHMARKS.md)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

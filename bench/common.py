@@ -1,0 +1,94 @@
+"""Shared benchmark helpers: results, medians, tables."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+@dataclass
+class Result:
+    """One measured figure beside the anchor it is compared with (same run)."""
+
+    name: str
+    value: float
+    unit: str
+    anchor_name: str = ""
+    anchor_value: float | None = None
+    goal: str = ""
+    met: bool | None = None
+    notes: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.anchor_value in (None, 0):
+            return None
+        return self.value / self.anchor_value
+
+
+def median_of(runs: int, fn: Callable[[], float]) -> tuple[float, list[float]]:
+    values = [fn() for _ in range(runs)]
+    return statistics.median(values), values
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.3g}"
+
+
+def render_table(results: list[Result]) -> str:
+    rows = [("figure", "value", "anchor", "anchor value", "ratio", "goal", "met")]
+    for r in results:
+        rows.append(
+            (
+                r.name,
+                f"{_fmt(r.value)} {r.unit}",
+                r.anchor_name or "—",
+                _fmt(r.anchor_value),
+                _fmt(r.ratio),
+                r.goal or "—",
+                {True: "yes", False: "NO", None: "—"}[r.met],
+            )
+        )
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
+
+
+def render_markdown(sections: list[tuple[str, list[Result], float]], machine: str) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` on {now}. Machine: {machine}.",
+        "Every figure is a median over repeated runs, beside its anchor measured in the same run.",
+        "",
+    ]
+    for name, results, seconds in sections:
+        out += [f"## {name}", "", f"(took {seconds:.0f} s)", ""]
+        out += [
+            "| figure | value | anchor | anchor value | ratio | goal | met | notes |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in results:
+            met = {True: "yes", False: "**no**", None: "—"}[r.met]
+            out.append(
+                f"| {r.name} | {_fmt(r.value)} {r.unit} | {r.anchor_name or '—'} | {_fmt(r.anchor_value)} | "
+                f"{_fmt(r.ratio)} | {r.goal or '—'} | {met} | {r.notes} |"
+            )
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,7 @@
+"""Signals other apps listen to (sent by monitoring services, after the data is committed)."""
+
+from django.dispatch import Signal
+
+# Sent once per ingested batch, after commit.
+# kwargs: ``series_ids`` (list[int]), ``metrics`` (set[str]), ``latest`` (dict series_id -> (ts, value))
+samples_ingested = Signal()
