@@ -32,3 +32,12 @@ async def abroadcast(topic: str, payload: dict[str, Any]) -> None:
     if layer is None:
         return
     await layer.group_send(topic_group(topic), {"type": "stream.message", "topic": topic, "payload": payload})
+
+
+def publish_samples(topic: str, ts: float, samples: list[dict[str, Any]]) -> None:
+    """Publish one collected or ingested batch: once per batch, never per sample.
+
+    ``samples`` are ``{"metric", "labels", "value"}`` dicts. The stream also derives the
+    ``series:<metric>{labels}`` topics from them for sockets that watch single series.
+    """
+    broadcast(topic, {"ts": ts, "samples": samples})
