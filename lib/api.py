@@ -8,7 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from rest_framework import exceptions, status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -91,6 +92,17 @@ def handler500(request: HttpRequest) -> HttpResponse:
 class ApiRootView(APIView):
     """Where the API's resources live (see /api/docs/ for everything)."""
 
+    @extend_schema(
+        responses=inline_serializer(
+            "ApiRoot",
+            {
+                "schema": serializers.CharField(),
+                "docs": serializers.CharField(),
+                "version": serializers.CharField(),
+                "user": serializers.CharField(),
+            },
+        )
+    )
     def get(self, request: Request) -> Response:
         return Response(
             {"schema": "/api/schema/", "docs": "/api/docs/", "version": "v1", "user": request.user.get_username()}

@@ -169,7 +169,7 @@ USE_TZ = True
 
 # Static ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production serves hashed, compressed files collected at build time (Dockerfile); a DEBUG
 # run serves straight from the source folders so `make run` starts without a collect step.
