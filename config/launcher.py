@@ -144,6 +144,7 @@ def raise_open_files_limit() -> int:
 def local_defaults(directory: Path) -> None:
     """Defaults for a developer's machine: DEBUG on and a persistent generated SECRET_KEY."""
     os.environ.setdefault("DEBUG", "1")
+    check_data_dir(directory)
     if not os.environ.get("SECRET_KEY"):
         key_file = directory / "secret-key.txt"
         if not key_file.exists():
