@@ -96,3 +96,22 @@ def test_prometheus_metrics_need_a_token(client, api_as, viewer, settings):
     settings.METRICS_TOKEN = "scrape-token"
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token").status_code == 200
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+
+
+def test_readyz_follows_a_real_redis_going_down_and_coming_back(client, settings, tmp_path):
+    from config.services import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path)
+    server.start()
+    get_redis.cache_clear()
+    settings.REDIS_URL = server.url
+    try:
+        assert client.get("/readyz").json()["redis"]["status"] == "up"
+        server.stop()
+        response = client.get("/readyz")
+        assert response.status_code == 503 and response.json()["redis"]["status"] == "down"
+        server.start()
+        wait_until(lambda: client.get("/readyz").json()["redis"]["status"] == "up", timeout=10)
+    finally:
+        server.stop()
+        get_redis.cache_clear()
