@@ -160,3 +160,69 @@ def test_run_stops_everything_when_one_process_dies(tmp_path):
     assert "beat exited with code" in output and "stopping everything" in output
     time.sleep(0.5)
     assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_services_start_and_stop_the_embedded_servers_on_their_own(tmp_path):
+    env = {"SEISMO_DATA_DIR": str(tmp_path)}
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    started = subprocess.run(
+        [sys.executable, "-m", "config.launcher", "services", "start"],
+        cwd=BASE_DIR, env={**clean, **env}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    try:
+        assert started.returncode == 0, started.stderr
+        assert "started embedded postgres and redis" in started.stdout
+        assert "DATABASE_URL=postgres://" in started.stdout and "REDIS_URL=unix://" in started.stdout
+        assert (tmp_path / "run" / "services.env").exists()
+    finally:
+        stopped = subprocess.run(
+            [sys.executable, "-m", "config.launcher", "services", "stop"],
+            cwd=BASE_DIR, env={**clean, **env}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert not (tmp_path / "run" / "services.env").exists()
+    assert_one_clear_line(launch("services", "restart"), "unknown services action")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_prepare_then_web_serve_like_the_containers_do(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": children_database_url(),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "SEISMO_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+    }
+    prepared = subprocess.run(
+        [sys.executable, "-m", "config.launcher", "prepare"], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+    assert prepared.returncode == 0, prepared.stderr
+    assert "Created admin user 'admin'" in prepared.stdout
+    web = subprocess.Popen(
+        [sys.executable, "-m", "config.launcher", "web"],
+        cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        wait_until(healthy, timeout=60, interval=0.3)
+        children = _descendants(web.pid)
+        assert any("daphne" in " ".join(child.cmdline()) for child in children)
+        web.send_signal(signal.SIGTERM)
+        output, _ = web.communicate(timeout=30)
+    finally:
+        if web.poll() is None:
+            web.kill()
+    assert web.returncode == 0, output
+    assert f"web listening on 127.0.0.1:{port} with 1 daphne process(es)" in output
+    time.sleep(0.5)
+    assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
