@@ -10,7 +10,8 @@ import aiohttp
 
 async def main(base: str) -> None:
     username, password = Path("var/admin-password.txt").read_text().split()[:2]
-    async with aiohttp.ClientSession() as session:
+    # unsafe=True: aiohttp otherwise drops cookies set by an IP-address host.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         async with session.get(f"{base}/") as anonymous:
             assert anonymous.url.path == "/accounts/login/", anonymous.url
         async with session.get(f"{base}/accounts/login/") as page:
