@@ -22,6 +22,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            # Accept first: a close before the handshake is an HTTP 403 and the client never
+            # sees the 4401 code the protocol promises.
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.seq = 0
