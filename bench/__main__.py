@@ -44,6 +44,9 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
     from bench.common import Result, render_markdown, render_table
 
     names = args.names or sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))

@@ -26,7 +26,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from config.services import ServiceError, check_data_dir, ensure_embedded, stop_embedded
 
@@ -346,6 +346,29 @@ def cmd_test(args: list[str]) -> int:
             stop_embedded(directory, started)
 
 
+def bench_database(url: str) -> str:
+    """Benchmarks write millions of rows: give them their own database, `<name>_bench`."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") + "_bench"
+    # Not parts.hostname: it lower-cases, and a socket directory's path is case-sensitive.
+    location = parts.netloc.rsplit("@", 1)[-1]
+    host = unquote(location if location.startswith("%2F") else location.rsplit(":", 1)[0])
+    params = {
+        "host": host,
+        "port": parts.port,
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or "") or None,
+        "dbname": "postgres",
+    }
+    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return parts._replace(path=f"/{name}").geturl()
+
+
 def cmd_bench(args: list[str]) -> int:
     validate_urls()
     directory = data_dir()
@@ -353,6 +376,7 @@ def cmd_bench(args: list[str]) -> int:
     started = start_services()
     try:
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+        os.environ["DATABASE_URL"] = bench_database(os.environ["DATABASE_URL"])
         return subprocess.run([PYTHON, "-m", "bench", *args], cwd=BASE_DIR).returncode
     finally:
         if started:

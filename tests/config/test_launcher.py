@@ -226,3 +226,15 @@ def test_prepare_then_web_serve_like_the_containers_do(tmp_path):
     assert f"web listening on 127.0.0.1:{port} with 1 daphne process(es)" in output
     time.sleep(0.5)
     assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.django_db
+def test_benchmarks_get_their_own_database():
+    import psycopg
+
+    from config.launcher import bench_database
+
+    url = bench_database(children_database_url())
+    assert url.endswith("_bench") and url == bench_database(children_database_url())  # idempotent
+    with psycopg.connect(url.replace("postgres://", "postgresql://")) as conn:
+        assert conn.execute("SELECT current_database()").fetchone()[0].endswith("_bench")
