@@ -1,0 +1,46 @@
+from django.db import models
+
+
+class WidgetKind(models.TextChoices):
+    TIMESERIES = "timeseries", "Time series"
+    STAT = "stat", "Stat with sparkline"
+    GAUGE = "gauge", "Gauge"
+    TABLE = "table", "Top-N table"
+    ALERT_LIST = "alert-list", "Alert list"
+    LOADTEST_SUMMARY = "loadtest-summary", "Load-test summary"
+
+
+# Kinds that chart a metric (the others show alerts or load-test runs and need no metric).
+METRIC_KINDS = {WidgetKind.TIMESERIES, WidgetKind.STAT, WidgetKind.GAUGE, WidgetKind.TABLE}
+
+
+class Aggregation(models.TextChoices):
+    AVG = "avg", "Average"
+    MIN = "min", "Minimum"
+    MAX = "max", "Maximum"
+    SUM = "sum", "Sum"
+    COUNT = "count", "Count"
+    LAST = "last", "Last"
+    P50 = "p50", "p50"
+    P95 = "p95", "p95"
+    P99 = "p99", "p99"
+    RATE = "rate", "Rate per second"
+
+
+class TimeRange(models.TextChoices):
+    """The range picker's presets (value: seconds via RANGE_SECONDS)."""
+
+    M5 = "5m", "Last 5 minutes"
+    H1 = "1h", "Last hour"
+    H6 = "6h", "Last 6 hours"
+    H24 = "24h", "Last 24 hours"
+    D7 = "7d", "Last 7 days"
+    D30 = "30d", "Last 30 days"
+
+
+RANGE_SECONDS = {"5m": 300, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000}
+
+
+class ThresholdLevel(models.TextChoices):
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
