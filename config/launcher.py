@@ -333,14 +333,18 @@ def cmd_exec(argv: list[str]) -> int:
     return 0  # not reached
 
 
-def cmd_test(args: list[str]) -> int:
+def run_with_services(argv: list[str], *, bench: bool = False) -> int:
+    """Run ``argv`` (the test suite or the benchmarks) against the embedded or given servers,
+    stopping afterwards only the embedded servers this call started."""
     validate_urls()
     directory = data_dir()
     local_defaults(directory)
     started = start_services()
     try:
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-        return subprocess.run([PYTHON, "-m", "pytest", *args], cwd=BASE_DIR).returncode
+        if bench:
+            os.environ["DATABASE_URL"] = bench_database(os.environ["DATABASE_URL"])
+        return subprocess.run(argv, cwd=BASE_DIR).returncode
     finally:
         if started:
             stop_embedded(directory, started)
@@ -369,20 +373,6 @@ def bench_database(url: str) -> str:
     return parts._replace(path=f"/{name}").geturl()
 
 
-def cmd_bench(args: list[str]) -> int:
-    validate_urls()
-    directory = data_dir()
-    local_defaults(directory)
-    started = start_services()
-    try:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-        os.environ["DATABASE_URL"] = bench_database(os.environ["DATABASE_URL"])
-        return subprocess.run([PYTHON, "-m", "bench", *args], cwd=BASE_DIR).returncode
-    finally:
-        if started:
-            stop_embedded(directory, started)
-
-
 def cmd_services(action: str) -> int:
     directory = data_dir()
     if action == "start":
@@ -406,9 +396,9 @@ def main(argv: list[str]) -> int:
         if command == "run":
             return cmd_run()
         if command == "test":
-            return cmd_test(rest)
+            return run_with_services([PYTHON, "-m", "pytest", *rest])
         if command == "bench":
-            return cmd_bench(rest)
+            return run_with_services([PYTHON, "-m", "bench", *rest], bench=True)
         if command == "prepare":
             validate_urls()
             return prepare()

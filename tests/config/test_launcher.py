@@ -78,39 +78,46 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_run_serves_and_ctrl_c_stops_every_process(tmp_path):
-    port = free_port()
+def _start(command: str, tmp_path, **extra: str) -> subprocess.Popen[str]:
+    """`python -m config.launcher <command>` on a free port against the test database."""
     env = {
         **os.environ,
         "DATABASE_URL": children_database_url(),
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
+        "PORT": str(free_port()),
         "SEISMO_DATA_DIR": str(tmp_path),
-        "DJANGO_SUPERUSER_USERNAME": "boss",
-        "DJANGO_SUPERUSER_PASSWORD": "boss-pass-123",
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DEBUG": "1",
+        **extra,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "config.launcher", "run"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        [sys.executable, "-m", "config.launcher", command],
+        cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    proc.port = int(env["PORT"])  # type: ignore[attr-defined]
+    return proc
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _none_left(children: list[psutil.Process]) -> bool:
+    time.sleep(0.5)
+    return not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_run_serves_and_ctrl_c_stops_every_process(tmp_path):
+    proc = _start(
+        "run", tmp_path, WEB_CONCURRENCY="2", DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="boss-pass-123"
     )
     try:
-
-        def ready() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=3) as response:
-                    return response.status == 200
-            except OSError:
-                return False
-
-        wait_until(ready, timeout=90, interval=0.5)
+        wait_until(lambda: _answers(f"http://127.0.0.1:{proc.port}/readyz"), timeout=90, interval=0.5)
         children = _descendants(proc.pid)
         names = " ".join(" ".join(child.cmdline()) for child in children)
         assert names.count("daphne") == 2 and "worker" in names and "beat" in names
@@ -120,33 +127,15 @@ def test_run_serves_and_ctrl_c_stops_every_process(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, output
-    assert "Seismo is running at http://127.0.0.1:" in output
+    assert f"Seismo is running at http://127.0.0.1:{proc.port}/" in output
     assert "Log in as boss" in output and "boss-pass-123" not in output
-    time.sleep(0.5)
-    assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+    assert _none_left(children)
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_run_stops_everything_when_one_process_dies(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": children_database_url(),
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "SEISMO_DATA_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DEBUG": "1",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "config.launcher", "run"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start("run", tmp_path, WEB_CONCURRENCY="1")
     try:
         wait_until(lambda: any("beat" in " ".join(c.cmdline()) for c in _descendants(proc.pid)), timeout=60)
         children = _descendants(proc.pid)
@@ -158,8 +147,7 @@ def test_run_stops_everything_when_one_process_dies(tmp_path):
             proc.kill()
     assert proc.returncode == 1
     assert "beat exited with code" in output and "stopping everything" in output
-    time.sleep(0.5)
-    assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+    assert _none_left(children)
 
 
 def test_services_start_and_stop_the_embedded_servers_on_their_own(tmp_path):
@@ -201,20 +189,9 @@ def test_prepare_then_web_serve_like_the_containers_do(tmp_path):
     )
     assert prepared.returncode == 0, prepared.stderr
     assert "Created admin user 'admin'" in prepared.stdout
-    web = subprocess.Popen(
-        [sys.executable, "-m", "config.launcher", "web"],
-        cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    web = _start("web", tmp_path, WEB_CONCURRENCY="1", DJANGO_SETTINGS_MODULE="config.settings.test")
     try:
-
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as response:
-                    return response.status == 200
-            except OSError:
-                return False
-
-        wait_until(healthy, timeout=60, interval=0.3)
+        wait_until(lambda: _answers(f"http://127.0.0.1:{web.port}/healthz"), timeout=60, interval=0.3)
         children = _descendants(web.pid)
         assert any("daphne" in " ".join(child.cmdline()) for child in children)
         web.send_signal(signal.SIGTERM)
@@ -223,9 +200,8 @@ def test_prepare_then_web_serve_like_the_containers_do(tmp_path):
         if web.poll() is None:
             web.kill()
     assert web.returncode == 0, output
-    assert f"web listening on 127.0.0.1:{port} with 1 daphne process(es)" in output
-    time.sleep(0.5)
-    assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+    assert f"web listening on 127.0.0.1:{web.port} with 1 daphne process(es)" in output
+    assert _none_left(children)
 
 
 @pytest.mark.django_db
