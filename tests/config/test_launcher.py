@@ -114,7 +114,7 @@ def _none_left(children: list[psutil.Process]) -> bool:
 @pytest.mark.django_db(transaction=True)
 def test_run_serves_and_ctrl_c_stops_every_process(tmp_path):
     proc = _start(
-        "run", tmp_path, WEB_CONCURRENCY="2", DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="boss-pass-123"
+        "run", tmp_path, WEB_CONCURRENCY="2", DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="boss-pass-1"
     )
     try:
         wait_until(lambda: _answers(f"http://127.0.0.1:{proc.port}/readyz"), timeout=90, interval=0.5)
@@ -128,7 +128,7 @@ def test_run_serves_and_ctrl_c_stops_every_process(tmp_path):
             proc.kill()
     assert proc.returncode == 0, output
     assert f"Seismo is running at http://127.0.0.1:{proc.port}/" in output
-    assert "Log in as boss" in output and "boss-pass-123" not in output
+    assert "Log in as boss" in output and "boss-pass-1" not in output
     assert _none_left(children)
 
 
