@@ -151,6 +151,28 @@ def clean_variables(raw: Any) -> list[dict[str, str]]:
 # Changes -------------------------------------------------------------------------------------
 
 
+@transaction.atomic
+def create_dashboard(owner: Any, fields: dict[str, Any], widgets: list[dict[str, Any]] | None = None) -> Dashboard:
+    """A new dashboard owned by ``owner`` with already-validated fields and widgets."""
+    dashboard = Dashboard.objects.create(owner=owner, **fields)
+    Widget.objects.bulk_create([Widget(dashboard=dashboard, **clean_widget(w)) for w in widgets or []])
+    return dashboard
+
+
+@transaction.atomic
+def update_dashboard(
+    dashboard: Dashboard, fields: dict[str, Any], widgets: list[dict[str, Any]] | None = None
+) -> Dashboard:
+    """Change a dashboard's fields; a given widget list replaces all widgets (PUT semantics)."""
+    for name, value in fields.items():
+        setattr(dashboard, name, value)
+    dashboard.save()
+    if widgets is not None:
+        dashboard.widgets.all().delete()
+        Widget.objects.bulk_create([Widget(dashboard=dashboard, **clean_widget(w)) for w in widgets])
+    return dashboard
+
+
 def next_row(dashboard: Dashboard) -> int:
     """The first free row below every widget, where a new widget goes."""
     rows = [w.y + w.h for w in dashboard.widgets.all()]
@@ -196,6 +218,17 @@ def widget_config(widget: Widget) -> dict[str, Any]:
     return {"kind": widget.kind, "title": widget.title, "metric": widget.metric, "labels": widget.labels,
             "aggregation": widget.aggregation, "thresholds": widget.thresholds, "options": widget.options,
             "x": widget.x, "y": widget.y, "w": widget.w, "h": widget.h}  # fmt: skip
+
+
+def widget_payload(widgets: list[Widget], *, as_chart: bool = False) -> list[dict[str, Any]]:
+    """What the page's script needs per widget (``as_chart``: the history page's line chart)."""
+    out = []
+    for widget in widgets:
+        config = {"id": widget.pk, **widget_config(widget)}
+        if as_chart and widget.kind in METRIC_KINDS:
+            config["kind"] = WidgetKind.TIMESERIES
+        out.append(config)
+    return out
 
 
 def export_dashboard(dashboard: Dashboard) -> dict[str, Any]:
@@ -280,6 +313,15 @@ def resolve_range(params: Any, default: str) -> dict[str, Any]:
 def step_for(start: float, end: float) -> int:
     """The query step that keeps a series at or under MAX_POINTS points."""
     return max(1, math.ceil((end - start) / MAX_POINTS))
+
+
+def export_query(widget: Widget, span: dict[str, Any]) -> str:
+    """The query string of the export API for what a widget shows over ``span``."""
+    from urllib.parse import urlencode
+
+    params = {"metric": widget.metric, **{f"label.{k}": v for k, v in widget.labels.items()}}
+    params |= {"from": int(span["from"]), "to": int(span["to"]), "step": span["step"], "agg": widget.aggregation}
+    return urlencode(params)
 
 
 # Defaults ------------------------------------------------------------------------------------

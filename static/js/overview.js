@@ -1,0 +1,39 @@
+// The overview: key-metric cards follow the stream; the stream's own state shows as a component.
+(function () {
+  "use strict";
+  const cards = Array.from(document.querySelectorAll(".metric-card"));
+  const history = new Map(cards.map((c) => [c, []]));
+
+  function show(card, ts, value) {
+    const out = card.querySelector(".card-value");
+    out.textContent = SeismoWidgets.fmt(value);
+    out.dataset.value = String(value);
+    const points = history.get(card);
+    points.push([ts, value]);
+    if (points.length > 60) points.shift();
+    if (points.length > 1) card.querySelector(".spark").replaceWith(SeismoWidgets.sparkline(points));
+  }
+
+  function onMessage(message) {
+    const ts = SeismoWidgets.toEpoch(message.ts) || Date.now() / 1000;
+    for (const sample of message.samples || []) {
+      for (const card of cards) if (card.dataset.metric === sample.metric) show(card, ts, sample.value);
+    }
+  }
+
+  function streamState(state) {
+    const item = document.getElementById("stream-component");
+    if (!item) return;
+    const health = { open: "healthy", connecting: "degraded", closed: "failing" }[state] || "degraded";
+    item.className = "component " + health;
+    item.querySelector(".state").textContent = health + " (" + state + ")";
+  }
+
+  if (window.SeismoStream) {
+    SeismoStream.subscribe(Array.from(new Set(cards.map((c) => c.dataset.topic))), onMessage);
+    streamState(SeismoStream.state);
+  }
+  document.addEventListener("seismo:stream-state", (e) => streamState((e.detail && e.detail.state) || (window.SeismoStream || {}).state));
+  // The components list is re-rendered by HTMX every 5 s: restore the stream item's state.
+  document.body.addEventListener("htmx:afterSwap", () => streamState(window.SeismoStream ? SeismoStream.state : "connecting"));
+})();
