@@ -152,7 +152,7 @@
     const GS = window.GridStack.GridStack || window.GridStack;
     const editable = grid.dataset.editable === "true";
     const stack = GS.init({ column: 24, cellHeight: 40, margin: 4, float: false, staticGrid: !editable,
-                            columnOpts: { breakpoints: [{ w: 700, c: 1 }] } }, grid);
+                            columnOpts: { columnMax: 24, breakpoints: [{ w: 700, c: 1 }] } }, grid);
     if (editable) {
       const token = (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] ||
         JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];

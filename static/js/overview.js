@@ -34,6 +34,12 @@
     streamState(SeismoStream.state);
   }
   document.addEventListener("seismo:stream-state", (e) => streamState((e.detail && e.detail.state) || (window.SeismoStream || {}).state));
+  // The header indicator (kept by stream.js) is the source of truth for the state.
+  const indicator = document.getElementById("stream-status");
+  if (indicator) {
+    new MutationObserver(() => streamState(indicator.dataset.state)).observe(indicator, { attributes: true, attributeFilter: ["data-state"] });
+    streamState(indicator.dataset.state);
+  }
   // The components list is re-rendered by HTMX every 5 s: restore the stream item's state.
-  document.body.addEventListener("htmx:afterSwap", () => streamState(window.SeismoStream ? SeismoStream.state : "connecting"));
+  document.body.addEventListener("htmx:afterSwap", () => streamState(indicator ? indicator.dataset.state : "connecting"));
 })();
