@@ -188,14 +188,6 @@ def add_widget(dashboard: Dashboard, data: dict[str, Any]) -> Widget:
     return Widget.objects.create(dashboard=dashboard, **clean_widget(data))
 
 
-def update_widget(widget: Widget, data: dict[str, Any]) -> Widget:
-    merged = {**widget_config(widget), **data}
-    for field, value in clean_widget(merged).items():
-        setattr(widget, field, value)
-    widget.save()
-    return widget
-
-
 def save_layout(dashboard: Dashboard, items: Any) -> int:
     """Persist gridstack positions ``[{"id", "x", "y", "w", "h"}]`` in one query per changed widget."""
     if not isinstance(items, list):
