@@ -92,21 +92,24 @@
       const data = await getJSON(queryUrl(this.config, span));
       this.series = (data.series || []).map((s) => ({ labels: s.labels || {}, points: thin((s.points || []).map((p) => [toEpoch(p[0]), p[1]])) }));
       this.previous = [];
-      if (compare) {
+      // Only the line chart draws the previous period; a stat or gauge shows "now".
+      if (compare && this.constructor === TimeSeries) {
         const shift = span.to - span.from;
         const prev = await getJSON(queryUrl(this.config, span, shift));
         this.previous = (prev.series || []).map((s) => ({ labels: s.labels || {}, points: thin((s.points || []).map((p) => [toEpoch(p[0]) + shift, p[1]])) }));
       }
       this.draw();
     }
-    pointCount() { return Math.max(0, ...this.series.map((s) => s.points.length)); }
+    joined() {
+      const all = this.series.concat(this.previous);
+      return uPlot.join(all.map((s) => [s.points.map((p) => p[0]), s.points.map((p) => p[1])]));
+    }
     draw() {
       if (this.plot) { this.plot.destroy(); this.plot = null; }
       const all = this.series.concat(this.previous);
       if (!all.some((s) => s.points.length)) { message(this.body, "No data in this range."); return; }
       this.body.replaceChildren();
-      const tables = all.map((s) => [s.points.map((p) => p[0]), s.points.map((p) => p[1])]);
-      const data = uPlot.join(tables);
+      const data = this.joined();
       const series = [{}].concat(all.map((s, i) => {
         const prev = i >= this.series.length;
         return {
@@ -168,7 +171,14 @@
       while (target.points.length && (target.points[0][0] < cutoff || target.points.length > MAX_POINTS)) target.points.shift();
       return true;
     }
-    refresh() { this.draw(); }
+    // A live point: update the data in place when the set of lines is unchanged.
+    refresh() {
+      if (this.plot && this.plot.series.length - 1 === this.series.length + this.previous.length) {
+        this.plot.setData(this.joined());
+      } else {
+        this.draw();
+      }
+    }
   }
 
   // Stat with sparkline -----------------------------------------------------------------------
