@@ -58,6 +58,15 @@ class WidgetForm(forms.Form):
     w = forms.IntegerField(min_value=1, max_value=GRID_COLUMNS, initial=12, label="Width (of 24)")
     h = forms.IntegerField(min_value=1, max_value=40, initial=6, label="Height")
 
+    @classmethod
+    def for_widget(cls, widget: Any) -> WidgetForm:
+        """The form filled in with a widget's current config (labels and thresholds as text)."""
+        labels = ", ".join(f"{k}={v}" for k, v in widget.labels.items())
+        thresholds = ", ".join(f"{t['value']:g} {t['level']}" for t in widget.thresholds)
+        initial = {"kind": widget.kind, "title": widget.title, "metric": widget.metric, "labels": labels}
+        initial |= {"aggregation": widget.aggregation, "thresholds": thresholds, "w": widget.w, "h": widget.h}
+        return cls(initial=initial)
+
     def clean_labels(self) -> dict[str, str]:
         return parse_labels(self.cleaned_data.get("labels") or "")
 
@@ -70,6 +79,7 @@ class WidgetForm(forms.Form):
             return data
         try:
             self.widget_config = services.clean_widget({**data, "x": 0})
+            self.widget_config = {k: v for k, v in self.widget_config.items() if k not in ("x", "y")}
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 self.add_error(field if field in self.fields else None, messages)

@@ -188,6 +188,15 @@ def add_widget(dashboard: Dashboard, data: dict[str, Any]) -> Widget:
     return Widget.objects.create(dashboard=dashboard, **clean_widget(data))
 
 
+def update_widget(widget: Widget, data: dict[str, Any]) -> Widget:
+    """Change a widget's config (its position stays unless given)."""
+    merged = {**widget_config(widget), **data}
+    for field, value in clean_widget(merged).items():
+        setattr(widget, field, value)
+    widget.save()
+    return widget
+
+
 def save_layout(dashboard: Dashboard, items: Any) -> int:
     """Persist gridstack positions ``[{"id", "x", "y", "w", "h"}]`` in one query per changed widget."""
     if not isinstance(items, list):

@@ -13,5 +13,6 @@ urlpatterns = [
     path("<int:pk>/delete/", views.delete, name="delete"),
     path("<int:pk>/widgets/", views.add_widget, name="add-widget"),
     path("<int:pk>/widgets/<int:widget_id>/", views.history, name="history"),
+    path("<int:pk>/widgets/<int:widget_id>/edit/", views.edit_widget, name="edit-widget"),
     path("<int:pk>/widgets/<int:widget_id>/delete/", views.delete_widget, name="delete-widget"),
 ]

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from dashboards import services
 from dashboards.choices import TimeRange
 from dashboards.forms import DashboardForm, ImportForm, RenameForm, WidgetForm
-from dashboards.models import Dashboard, Widget
+from dashboards.models import GRID_COLUMNS, Dashboard, Widget
 from monitoring import health
 
 FORM_ERROR = 422  # HTMX swaps 422 answers (see base.html's htmx-config); full pages get 400
@@ -144,7 +144,7 @@ def add_widget(request: HttpRequest, pk: int) -> HttpResponse:
     form = WidgetForm(request.POST)
     if form.is_valid():
         try:
-            services.add_widget(dashboard, {k: v for k, v in form.widget_config.items() if k not in ("x", "y")})
+            services.add_widget(dashboard, form.widget_config)
         except ValidationError as exc:
             form.add_error(None, services.error_text(exc))
         else:
@@ -153,6 +153,21 @@ def add_widget(request: HttpRequest, pk: int) -> HttpResponse:
                 return HttpResponse(status=204, headers={"HX-Redirect": url})
             return redirect(url)
     return _detail(request, dashboard, form, status=FORM_ERROR if request.htmx else 400)
+
+
+def edit_widget(request: HttpRequest, pk: int, widget_id: int) -> HttpResponse:
+    """Change one widget's metric, filters, aggregation, thresholds or size."""
+    dashboard = _editable(request, pk)
+    widget = get_object_or_404(Widget, dashboard=dashboard, pk=widget_id)
+    form = WidgetForm(request.POST) if request.method == "POST" else WidgetForm.for_widget(widget)
+    if request.method == "POST" and form.is_valid():
+        config = form.widget_config
+        if widget.x + config["w"] > GRID_COLUMNS:  # a wider widget moves left to stay on the grid
+            config["x"] = GRID_COLUMNS - config["w"]
+        services.update_widget(widget, config)
+        return redirect("dashboards:detail", pk=dashboard.pk)
+    context = {"dashboard": dashboard, "widget": widget, "form": form}
+    return render(request, "dashboards/widget_edit.html", context, status=400 if form.errors else 200)
 
 
 @require_POST

@@ -219,3 +219,37 @@ def test_a_broken_import_is_a_form_error_not_a_500(editor, text, message):
 def test_a_viewer_cannot_import(viewer):
     response = _client(viewer).post("/dashboards/import/", {"document": json.dumps({"title": "x"})})
     assert response.status_code == 403
+
+
+def test_an_editor_edits_a_widget_from_a_prefilled_form(editor):
+    dashboard = _mine(editor)
+    widget = dashboard.widgets.get()
+    widget.labels, widget.thresholds, widget.x = {"host": "web1"}, [{"value": 80, "level": "warning"}], 6
+    widget.save()
+    client = _client(editor)
+    form = client.get(f"/dashboards/{dashboard.pk}/widgets/{widget.pk}/edit/").content.decode()
+    assert 'value="host=web1"' in form and 'value="80 warning"' in form
+    response = client.post(
+        f"/dashboards/{dashboard.pk}/widgets/{widget.pk}/edit/",
+        {"kind": "gauge", "metric": "system_memory_percent", "aggregation": "last", "w": 24, "h": 5, "labels": ""},
+    )
+    assert response.status_code == 302
+    widget.refresh_from_db()
+    assert (widget.kind, widget.metric, widget.x, widget.w, widget.labels) == (
+        "gauge",
+        "system_memory_percent",
+        0,
+        24,
+        {},
+    )
+
+
+def test_a_bad_widget_edit_is_a_form_error_and_changes_nothing(editor, viewer):
+    dashboard = _mine(editor, shared=True)
+    widget = dashboard.widgets.get()
+    url = f"/dashboards/{dashboard.pk}/widgets/{widget.pk}/edit/"
+    response = _client(editor).post(url, {"kind": "stat", "metric": "", "aggregation": "avg", "w": 6, "h": 4})
+    assert response.status_code == 400 and "a chart needs a metric" in response.content.decode()
+    assert _client(viewer).get(url).status_code == 403
+    widget.refresh_from_db()
+    assert widget.metric == "system_cpu_percent"
