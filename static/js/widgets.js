@@ -89,15 +89,17 @@
     }
     async load(span, compare) {
       this.span = span;
-      const data = await getJSON(queryUrl(this.config, span));
-      this.series = (data.series || []).map((s) => ({ labels: s.labels || {}, points: thin((s.points || []).map((p) => [toEpoch(p[0]), p[1]])) }));
-      this.previous = [];
+      const shift = span.to - span.from;
       // Only the line chart draws the previous period; a stat or gauge shows "now".
-      if (compare && this.constructor === TimeSeries) {
-        const shift = span.to - span.from;
-        const prev = await getJSON(queryUrl(this.config, span, shift));
-        this.previous = (prev.series || []).map((s) => ({ labels: s.labels || {}, points: thin((s.points || []).map((p) => [toEpoch(p[0]) + shift, p[1]])) }));
-      }
+      const wantPrevious = compare && this.constructor === TimeSeries;
+      const [data, prev] = await Promise.all([
+        getJSON(queryUrl(this.config, span)),
+        wantPrevious ? getJSON(queryUrl(this.config, span, shift)) : Promise.resolve({ series: [] }),
+      ]);
+      const parse = (series, offset) => (series || [])
+        .map((s) => ({ labels: s.labels || {}, points: thin((s.points || []).map((p) => [toEpoch(p[0]) + offset, p[1]])) }));
+      this.series = parse(data.series, 0);
+      this.previous = parse(prev.series, shift).filter((s) => s.points.length);
       this.draw();
     }
     joined() {

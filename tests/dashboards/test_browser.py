@@ -159,6 +159,28 @@ def test_a_user_watches_the_overview_and_builds_a_dashboard(browser_page, editor
     assert page.locator("#range").input_value() == "24h"
     page.screenshot(path=str(SHOTS / "03-range-24h.png"), full_page=True)
 
+    # Drag across the chart to zoom: the selection becomes the dashboard's (custom) range.
+    plot = page.locator(f'[data-widget="{first.pk}"] .u-over')
+    area = plot.bounding_box()
+    page.mouse.move(area["x"] + area["width"] * 0.3, area["y"] + area["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.6, area["y"] + area["height"] / 2, steps=8)
+    page.mouse.up()
+    page.wait_for_url("**range=custom**")
+    assert page.locator("#range").input_value() == "custom"
+    assert page.locator("#zoom-reset").is_visible()
+
+    # Compare with the previous period: every chart asks for the period before as well.
+    queries: list[str] = []
+    page.on("request", lambda r: queries.append(r.url) if "/api/v1/query/" in r.url else None)
+    page.check("#compare")
+    page.wait_for_url("**compare=1**")
+    for _ in range(50):
+        if len(queries) >= 4:
+            break
+        page.wait_for_timeout(100)
+    assert len(queries) >= 4
+
     # History page: export the shown range as CSV.
     page.click(f'[data-widget="{first.pk}"] .history-link')
     page.wait_for_selector("#export-csv")
@@ -173,6 +195,7 @@ def test_a_user_watches_the_overview_and_builds_a_dashboard(browser_page, editor
     # Export the dashboard JSON and import it back through the page.
     document = page.request.get(f"{base}/api/v1/dashboards/{dashboard.pk}/export/").json()
     document["title"] = "Imported board"
+    document["variables"] = [{"name": "host", "default": ""}]
     page.goto(f"{base}/dashboards/")
     page.fill("#id_document", "{ broken")
     page.click("#import-form button[type=submit]")
@@ -182,6 +205,12 @@ def test_a_user_watches_the_overview_and_builds_a_dashboard(browser_page, editor
     page.wait_for_selector("h1:has-text('Imported board')")
     assert page.locator(".grid-stack-item").count() == 2
     page.screenshot(path=str(SHOTS / "05-imported.png"), full_page=True)
+
+    # A dashboard variable filters every widget's query by that label.
+    with page.expect_request(lambda r: "/api/v1/query/" in r.url and "label.host=web1" in r.url):
+        page.fill("#var-host", "web1")
+        page.press("#var-host", "Enter")
+    assert "var-host=web1" in page.url
 
     # The two deliberate bad inputs answered 4xx (logged by Chrome as failed resources); nothing else.
     unexpected = [e for e in errors if "status of 400" not in e and "status of 422" not in e]
