@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -32,23 +33,26 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser_page(live_server_asgi: str) -> Iterator[tuple[object, list[str], str]]:
-    """A fresh Chromium page; yields (page, console errors, base URL)."""
+def open_page(live_server_asgi: str) -> Iterator[Callable[..., tuple[Any, list[str], str]]]:
+    """``open_page(**context options)`` → (a fresh Chromium page, its console errors, base URL)."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+
+        def open_(**options: Any) -> tuple[Any, list[str], str]:
+            errors: list[str] = []
+            context = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, **options})
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            return page, errors, f"http://{live_server_asgi}"
+
         try:
-            yield page, errors, f"http://{live_server_asgi}"
+            yield open_
         finally:
-            context.close()
             browser.close()
 
 
@@ -70,10 +74,10 @@ def _ingest(base: str, token: str, metric: str, count: int = 30) -> None:
     assert response.status_code == 202, response.text
 
 
-def test_a_user_watches_the_overview_and_builds_a_dashboard(browser_page, editor, celery_worker):
+def test_a_user_watches_the_overview_and_builds_a_dashboard(open_page, editor, celery_worker):
     from accounts.models import ApiToken
 
-    page, errors, base = browser_page
+    page, errors, base = open_page(accept_downloads=True)
     _, token = ApiToken.issue(editor)
     _ingest(base, token, "ui_test_latency_ms")
 
@@ -215,3 +219,33 @@ def test_a_user_watches_the_overview_and_builds_a_dashboard(browser_page, editor
     # The two deliberate bad inputs answered 4xx (logged by Chrome as failed resources); nothing else.
     unexpected = [e for e in errors if "status of 400" not in e and "status of 422" not in e]
     assert unexpected == []
+
+
+def test_a_viewer_reads_a_shared_dashboard_on_a_phone_in_dark_mode(open_page, viewer):
+    page, errors, base = open_page(viewport={"width": 390, "height": 844}, color_scheme="dark", is_mobile=True)
+    system = Dashboard.objects.get(default_key="system")
+    before = list(system.widgets.values_list("id", "x", "y", "w", "h"))
+    _login(page, base, "viewer")
+    page.goto(f"{base}/dashboards/")
+    assert page.locator("#create-form").count() == 0
+    page.click("a:has-text('System')")
+    page.wait_for_selector("h1:has-text('System')")
+    page.wait_for_function(f"document.querySelectorAll('.widget-body[data-loaded=\"true\"]').length === {len(before)}")
+    assert page.locator("#widget-form").count() == 0 and page.locator("button.icon").count() == 0
+    assert page.locator("#grid").get_attribute("data-editable") == "false"
+    # Dark colours and one column on a phone.
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(17, 20, 24)"
+    widths = page.evaluate(
+        "[...document.querySelectorAll('.grid-stack-item')].map(e => e.getBoundingClientRect().width)"
+    )
+    assert min(widths) > 300
+    # Dragging does nothing for a viewer.
+    head = page.locator(".widget-head").first.bounding_box()
+    page.mouse.move(head["x"] + 20, head["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(head["x"] + 200, head["y"] + 300, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    assert list(system.widgets.values_list("id", "x", "y", "w", "h")) == before
+    page.screenshot(path=str(SHOTS / "06-viewer-phone-dark.png"), full_page=True)
+    assert errors == []
