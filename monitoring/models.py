@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import secrets
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from accounts.models import hash_token
+from monitoring.choices import Family, Kind
 
 INGEST_KEY_PREFIX = "ssi_"
 
@@ -43,3 +45,137 @@ class IngestKey(models.Model):
         if not raw.startswith(INGEST_KEY_PREFIX):
             return None
         return cls.objects.filter(key_hash=hash_token(raw), is_active=True).first()
+
+
+class Metric(models.Model):
+    """A metric name in the catalogue. Collected ones come from catalog.py; ingested ones
+    are added on first sight as custom gauges."""
+
+    name = models.CharField(max_length=200, unique=True)
+    family = models.CharField(max_length=20, choices=Family.choices, default=Family.CUSTOM)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.GAUGE)
+    unit = models.CharField(max_length=20, blank=True)
+    help = models.CharField(max_length=300, blank=True)
+    enabled = models.BooleanField(default=True, help_text="Off: collectors skip it and ingest drops it.")
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Raw samples kept this many days (empty: the global default)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Series(models.Model):
+    """One metric with one set of labels. Samples reference it by id."""
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="series")
+    labels = models.JSONField(default=dict)
+    # Canonical (sorted-key) JSON of labels: the ingest cache key and the uniqueness key.
+    labels_key = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "series"
+        constraints = [
+            # Ingest resolves (metric, labels) → series id through this unique index.
+            models.UniqueConstraint(fields=["metric", "labels_key"], name="series_metric_labels_uniq"),
+        ]
+        indexes = [
+            # Label selectors (`label.host=web-1`) filter series with labels @> {...}.
+            GinIndex(fields=["labels"], name="series_labels_gin"),
+        ]
+
+    def __str__(self) -> str:
+        inner = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
+        return f"{self.metric.name}{{{inner}}}"
+
+
+class Sample(models.Model):
+    """A raw sample. The table is partitioned by day on ``ts`` (created in SQL by the
+    migration), so retention drops whole partitions; writes go through COPY."""
+
+    pk = models.CompositePrimaryKey("series", "ts")
+    series = models.ForeignKey(Series, on_delete=models.DO_NOTHING, db_constraint=False)
+    ts = models.DateTimeField()
+    value = models.FloatField()
+
+    class Meta:
+        managed = False
+        db_table = "monitoring_sample"
+
+
+class RollupBase(models.Model):
+    """Aggregates of one series over one bucket, with a mergeable sketch for percentiles."""
+
+    bucket = models.DateTimeField()
+    count = models.BigIntegerField()
+    sum = models.FloatField()
+    min = models.FloatField()
+    max = models.FloatField()
+    last = models.FloatField()
+    sketch = models.JSONField(default=dict)
+
+    class Meta:
+        abstract = True
+
+
+class Rollup1m(RollupBase):
+    pk = models.CompositePrimaryKey("series", "bucket")
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+
+    class Meta:
+        db_table = "monitoring_rollup_1m"
+        indexes = [
+            # Retention deletes and the hourly rollup scan buckets by time across all series.
+            models.Index(fields=["bucket"], name="rollup1m_bucket_idx"),
+        ]
+
+
+class Rollup1h(RollupBase):
+    pk = models.CompositePrimaryKey("series", "bucket")
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+
+    class Meta:
+        db_table = "monitoring_rollup_1h"
+        indexes = [
+            # Retention deletes and daily summaries scan buckets by time across all series.
+            models.Index(fields=["bucket"], name="rollup1h_bucket_idx"),
+        ]
+
+
+class RollupState(models.Model):
+    """How far each rollup has been computed (its watermark)."""
+
+    name = models.CharField(max_length=20, unique=True)
+    watermark = models.DateTimeField()
+
+
+class DailySummary(models.Model):
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="daily_summaries")
+    day = models.DateField()
+    series_count = models.PositiveIntegerField()
+    count = models.BigIntegerField()
+    min = models.FloatField()
+    max = models.FloatField()
+    avg = models.FloatField()
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["metric", "day"], name="daily_summary_metric_day_uniq")]
+
+
+class Collector(models.Model):
+    """A metric family's collector: on/off and tier, changed in the admin without a restart."""
+
+    family = models.CharField(max_length=20, choices=Family.choices, unique=True)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["family"]
+
+    def __str__(self) -> str:
+        return f"{self.get_family_display()} ({'on' if self.enabled else 'off'})"
