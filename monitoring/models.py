@@ -107,6 +107,9 @@ class Sample(models.Model):
         managed = False
         db_table = "monitoring_sample"
 
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.ts.isoformat()}={self.value}"
+
 
 class RollupBase(models.Model):
     """Aggregates of one series over one bucket, with a mergeable sketch for percentiles."""
@@ -121,6 +124,9 @@ class RollupBase(models.Model):
 
     class Meta:
         abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.bucket.isoformat()}"
 
 
 class Rollup1m(RollupBase):
@@ -153,6 +159,9 @@ class RollupState(models.Model):
     name = models.CharField(max_length=20, unique=True)
     watermark = models.DateTimeField()
 
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.watermark.isoformat()}"
+
 
 class DailySummary(models.Model):
     metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="daily_summaries")
@@ -166,6 +175,9 @@ class DailySummary(models.Model):
     class Meta:
         ordering = ["-day"]
         constraints = [models.UniqueConstraint(fields=["metric", "day"], name="daily_summary_metric_day_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id} {self.day}"
 
 
 class Collector(models.Model):

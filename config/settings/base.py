@@ -259,3 +259,17 @@ LOGGING = {
         "celery": {"level": "INFO"},
     },
 }
+
+# Metrics pipeline --------------------------------------------------------------------------
+DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024  # ingest enforces its own, smaller limit first
+INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=8 * 1024 * 1024)
+INGEST_MAX_SAMPLES = env.int("INGEST_MAX_SAMPLES", default=10_000)
+SEISMO_RETENTION_RAW_DAYS = env.int("SEISMO_RETENTION_RAW_DAYS", default=30)
+SEISMO_RETENTION_1M_DAYS = env.int("SEISMO_RETENTION_1M_DAYS", default=183)
+SEISMO_RETENTION_1H_DAYS = env.int("SEISMO_RETENTION_1H_DAYS", default=730)
+# Collection tiers, in seconds.
+COLLECT_FAST_SECONDS = env.float("COLLECT_FAST_SECONDS", default=1.0)
+COLLECT_MEDIUM_SECONDS = env.float("COLLECT_MEDIUM_SECONDS", default=5.0)
+COLLECT_SLOW_SECONDS = env.float("COLLECT_SLOW_SECONDS", default=30.0)
+# How often each web process flushes its in-memory request metrics.
+REQUEST_METRICS_FLUSH_SECONDS = env.float("REQUEST_METRICS_FLUSH_SECONDS", default=5.0)

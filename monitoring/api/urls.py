@@ -1,5 +1,11 @@
-from rest_framework.routers import SimpleRouter
+from django.urls import path
 
-router = SimpleRouter()
+from monitoring.api import views
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("ingest/", views.IngestView.as_view(), name="api-ingest"),
+    path("metrics/", views.MetricListView.as_view(), name="api-metrics"),
+    path("series/", views.SeriesListView.as_view(), name="api-series"),
+    path("query/", views.QueryView.as_view(), name="api-query"),
+    path("export/", views.ExportView.as_view(), name="api-export"),
+]

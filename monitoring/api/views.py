@@ -1,0 +1,214 @@
+"""Metrics API: ingest, catalogue, series, query, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.db.models import Count
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from lib.api import ApiError
+from monitoring import services
+from monitoring.models import Metric
+
+FILTER_PARAMS = [
+    OpenApiParameter("metric", str, required=True, description="Metric name"),
+    OpenApiParameter("label.<name>", str, description="Label matcher, e.g. label.host=web-1 (repeatable)"),
+    OpenApiParameter("from", str, description="RFC 3339 or epoch seconds (default: an hour before `to`)"),
+    OpenApiParameter("to", str, description="RFC 3339 or epoch seconds (default: now)"),
+]
+
+
+def parse_time(raw: str | None, field: str, default: datetime) -> datetime:
+    if raw in (None, ""):
+        return default
+    try:
+        return datetime.fromtimestamp(float(raw), UTC)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise ApiError(f"`{field}` must be RFC 3339 or epoch seconds.", details={"field": field}) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_filters(request: Request) -> tuple[str, dict[str, str], datetime, datetime]:
+    params = request.query_params
+    metric = params.get("metric", "")
+    if not metric or not services.NAME_RE.match(metric):
+        raise ApiError("`metric` is required and must be a metric name.", details={"field": "metric"})
+    matchers = {key[6:]: value for key, value in params.items() if key.startswith("label.") and key[6:]}
+    end = parse_time(params.get("to"), "to", datetime.now(UTC))
+    start = parse_time(params.get("from"), "from", end - timedelta(hours=1))
+    if end <= start:
+        raise ApiError("`from` must be before `to`.", details={"field": "from"})
+    return metric, matchers, start, end
+
+
+class IngestView(APIView):
+    """Store samples. Ingest keys and editors may call it; idempotent on (metric, labels, ts)."""
+
+    allow_ingest_key = True
+
+    @extend_schema(
+        request=inline_serializer("IngestRequest", {"samples": serializers.ListField(child=serializers.DictField())}),
+        responses={202: inline_serializer("IngestResponse", {"accepted": serializers.IntegerField()})},
+    )
+    def post(self, request: Request) -> Response:
+        limit = getattr(settings, "INGEST_MAX_BYTES", 8 * 1024 * 1024)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            raise ApiError(f"Body is larger than {limit} bytes.", code="too_large", status_code=413)
+        try:
+            body = orjson.loads(request.body)
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(f"Body is not valid JSON: {exc}", code="parse_error") from None
+        samples = body.get("samples") if isinstance(body, dict) else None
+        if not isinstance(samples, list):
+            raise ApiError('Body must be {"samples": [...]}.', details={"field": "samples"})
+        max_batch = getattr(settings, "INGEST_MAX_SAMPLES", 10_000)
+        if len(samples) > max_batch:
+            raise ApiError(
+                f"A batch holds at most {max_batch} samples (got {len(samples)}).",
+                code="too_large",
+                status_code=413,
+                details={"max_samples": max_batch, "samples": len(samples)},
+            )
+        result = services.ingest_samples(samples, source=str(request.user))
+        return Response({"accepted": result.accepted}, status=status.HTTP_202_ACCEPTED)
+
+
+class MetricListView(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        metrics = Metric.objects.annotate(series_count=Count("series")).order_by("name")
+        return Response(
+            {
+                "metrics": [
+                    {
+                        "name": m.name,
+                        "family": m.family,
+                        "kind": m.kind,
+                        "unit": m.unit,
+                        "help": m.help,
+                        "enabled": m.enabled,
+                        "series": m.series_count,
+                    }
+                    for m in metrics
+                ]
+            }
+        )
+
+
+class SeriesListView(APIView):
+    @extend_schema(parameters=FILTER_PARAMS[:2], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        metric = request.query_params.get("metric", "")
+        if not metric:
+            raise ApiError("`metric` is required.", details={"field": "metric"})
+        matchers = {k[6:]: v for k, v in request.query_params.items() if k.startswith("label.") and k[6:]}
+        series = services.series_matching(metric, matchers)[: services.MAX_SERIES_PER_QUERY]
+        return Response({"series": [{"id": s.id, "metric": metric, "labels": s.labels} for s in series]})
+
+
+class QueryView(APIView):
+    @extend_schema(
+        parameters=[
+            *FILTER_PARAMS,
+            OpenApiParameter("step", int, description="Bucket width in seconds (raised so ≤2,000 points)"),
+            OpenApiParameter("agg", str, enum=list(services.AGGREGATIONS), description="Aggregation per bucket"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        metric, matchers, start, end = parse_filters(request)
+        raw_step = request.query_params.get("step")
+        try:
+            step = int(raw_step) if raw_step else None
+            if step is not None and step <= 0:
+                raise ValueError
+        except ValueError:
+            raise ApiError("`step` must be a positive whole number of seconds.", details={"field": "step"}) from None
+        agg = request.query_params.get("agg", "avg")
+        series = services.query(metric, matchers, start, end, step=step, agg=agg)
+        tier = services.choose_tier(start, end)
+        return Response(
+            {
+                "series": series,
+                "tier": tier,
+                "step": services.pick_step(start, end, tier, step),
+                "from": start.timestamp(),
+                "to": end.timestamp(),
+            }
+        )
+
+
+class ExportView(APIView):
+    """Raw samples as CSV or JSON, streamed page by page (nothing is buffered whole)."""
+
+    @extend_schema(
+        parameters=[*FILTER_PARAMS, OpenApiParameter("format", str, enum=["csv", "json"])],
+        responses={200: OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        metric, matchers, start, end = parse_filters(request)
+        fmt = request.query_params.get("format", "csv")
+        if fmt not in ("csv", "json"):
+            raise ApiError("`format` must be csv or json.", details={"field": "format"})
+        chunks = _csv_chunks if fmt == "csv" else _json_chunks
+        pages = services.export_rows(metric, matchers, start, end)
+        content: Iterator[bytes] | AsyncIterator[bytes] = chunks(pages)
+        if isinstance(request._request, ASGIRequest):
+            content = _async(chunks(pages))
+        response = StreamingHttpResponse(content, content_type="text/csv" if fmt == "csv" else "application/json")
+        response["Content-Disposition"] = f'attachment; filename="{metric}.{fmt}"'
+        return response
+
+
+def _csv_chunks(pages: Iterator[list[tuple[str, dict[str, str], float, float]]]) -> Iterator[bytes]:
+    yield b"metric,labels,ts,time,value\r\n"
+    for page in pages:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for metric, labels, ts, value in page:
+            iso = datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+            writer.writerow([metric, orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode(), ts, iso, value])
+        yield buffer.getvalue().encode()
+
+
+def _json_chunks(pages: Iterator[list[tuple[str, dict[str, str], float, float]]]) -> Iterator[bytes]:
+    yield b'{"samples":['
+    first = True
+    for page in pages:
+        body = b",".join(orjson.dumps({"metric": m, "labels": lab, "ts": ts, "value": v}) for m, lab, ts, v in page)
+        yield body if first else b"," + body
+        first = False
+    yield b"]}"
+
+
+async def _async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Each page is fetched on the database thread; the event loop only forwards bytes."""
+    sentinel = object()
+    while True:
+        chunk: Any = await sync_to_async(next)(chunks, sentinel)
+        if chunk is sentinel:
+            return
+        yield chunk

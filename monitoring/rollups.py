@@ -1,0 +1,149 @@
+"""Rollups (1 minute, 1 hour), retention and daily summaries, kept by beat tasks."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from lib.sketch import SQL_BUCKET
+from monitoring.models import Metric, RollupState
+from monitoring.services import partition_name, raw_retention_days
+
+# Late samples up to this far behind the watermark are still folded into their minute.
+LATENESS = timedelta(minutes=5)
+
+
+def _floor(moment: datetime, seconds: int) -> datetime:
+    return datetime.fromtimestamp(int(moment.timestamp()) // seconds * seconds, UTC)
+
+
+def _watermark(name: str, default: datetime) -> datetime:
+    state, _ = RollupState.objects.get_or_create(name=name, defaults={"watermark": default})
+    return state.watermark
+
+
+def rollup_minutes(now: datetime | None = None) -> int:
+    """Fold raw samples of closed minutes into 1-minute rollups (recomputing recent ones)."""
+    now = now or datetime.now(UTC)
+    end = _floor(now, 60)
+    start = min(_watermark("1m", end - timedelta(hours=1)), end) - LATENESS
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO monitoring_rollup_1m (series_id, bucket, count, sum, min, max, last, sketch)
+            SELECT a.series_id, a.bucket, a.count, a.sum, a.min, a.max, a.last, k.sketch
+            FROM (
+                SELECT series_id, date_trunc('minute', ts) AS bucket, count(*) AS count, sum(value) AS sum,
+                       min(value) AS min, max(value) AS max, (array_agg(value ORDER BY ts DESC))[1] AS last
+                FROM monitoring_sample WHERE ts >= %(start)s AND ts < %(end)s GROUP BY 1, 2
+            ) a JOIN (
+                SELECT series_id, bucket, jsonb_object_agg(key, n) AS sketch FROM (
+                    SELECT series_id, date_trunc('minute', ts) AS bucket, {SQL_BUCKET} AS key, count(*) AS n
+                    FROM monitoring_sample WHERE ts >= %(start)s AND ts < %(end)s GROUP BY 1, 2, 3
+                ) b GROUP BY 1, 2
+            ) k USING (series_id, bucket)
+            ON CONFLICT (series_id, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
+                min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, sketch = EXCLUDED.sketch
+            """,  # noqa: S608 (SQL_BUCKET is a constant)
+            {"start": start, "end": end},
+        )
+        written = cursor.rowcount
+        RollupState.objects.filter(name="1m").update(watermark=end)
+    return written
+
+
+def rollup_hours(now: datetime | None = None) -> int:
+    """Merge 1-minute rollups of closed hours into hourly ones (sketches add up)."""
+    now = now or datetime.now(UTC)
+    end = _floor(now, 3600)
+    start = min(_watermark("1h", end - timedelta(days=1)), end) - timedelta(hours=1)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO monitoring_rollup_1h (series_id, bucket, count, sum, min, max, last, sketch)
+            SELECT a.series_id, a.bucket, a.count, a.sum, a.min, a.max, a.last, k.sketch
+            FROM (
+                SELECT series_id, date_trunc('hour', bucket) AS bucket, sum(count) AS count, sum(sum) AS sum,
+                       min(min) AS min, max(max) AS max, (array_agg(last ORDER BY bucket DESC))[1] AS last
+                FROM monitoring_rollup_1m WHERE bucket >= %(start)s AND bucket < %(end)s GROUP BY 1, 2
+            ) a JOIN (
+                SELECT series_id, bucket, jsonb_object_agg(key, n) AS sketch FROM (
+                    SELECT r.series_id, date_trunc('hour', r.bucket) AS bucket, kv.key, sum(kv.value::bigint) AS n
+                    FROM monitoring_rollup_1m r, jsonb_each_text(r.sketch) kv
+                    WHERE r.bucket >= %(start)s AND r.bucket < %(end)s GROUP BY 1, 2, 3
+                ) b GROUP BY 1, 2
+            ) k USING (series_id, bucket)
+            ON CONFLICT (series_id, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
+                min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, sketch = EXCLUDED.sketch
+            """,
+            {"start": start, "end": end},
+        )
+        written = cursor.rowcount
+        RollupState.objects.filter(name="1h").update(watermark=end)
+    return written
+
+
+def sample_partitions() -> list[tuple[str, date]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'monitoring_sample' ORDER BY 1"
+        )
+        names = [row[0] for row in cursor.fetchall()]
+    return [(name, datetime.strptime(name[-8:], "%Y%m%d").replace(tzinfo=UTC).date()) for name in names]
+
+
+def apply_retention(now: datetime | None = None) -> dict[str, int]:
+    """Drop raw partitions past retention, delete old rollups, honour per-metric retention."""
+    from monitoring import services
+
+    now = now or datetime.now(UTC)
+    cutoff = (now - timedelta(days=raw_retention_days())).date()
+    dropped = 0
+    with connection.cursor() as cursor:
+        for name, day in sample_partitions():
+            if day < cutoff:
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+                services._known_partitions.discard(day)
+                dropped += 1
+        for metric_id, days in Metric.objects.filter(retention_days__isnull=False).values_list("id", "retention_days"):
+            cursor.execute(
+                "DELETE FROM monitoring_sample WHERE ts < %s AND series_id IN "
+                "(SELECT id FROM monitoring_series WHERE metric_id = %s)",
+                [now - timedelta(days=days), metric_id],
+            )
+        cursor.execute(
+            "DELETE FROM monitoring_rollup_1m WHERE bucket < %s",
+            [now - timedelta(days=getattr(settings, "SEISMO_RETENTION_1M_DAYS", 183))],
+        )
+        minute_rows = cursor.rowcount
+        cursor.execute(
+            "DELETE FROM monitoring_rollup_1h WHERE bucket < %s",
+            [now - timedelta(days=getattr(settings, "SEISMO_RETENTION_1H_DAYS", 730))],
+        )
+        hour_rows = cursor.rowcount
+    return {"partitions_dropped": dropped, "rollup_1m_deleted": minute_rows, "rollup_1h_deleted": hour_rows}
+
+
+def summarize_day(day: date) -> int:
+    """One row per metric for ``day`` from its hourly rollups."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO monitoring_dailysummary (metric_id, day, series_count, count, min, max, avg)
+            SELECT s.metric_id, %(day)s, count(DISTINCT r.series_id), sum(r.count), min(r.min), max(r.max),
+                   sum(r.sum) / nullif(sum(r.count), 0)
+            FROM monitoring_rollup_1h r JOIN monitoring_series s ON s.id = r.series_id
+            WHERE r.bucket >= %(start)s AND r.bucket < %(end)s GROUP BY s.metric_id
+            ON CONFLICT (metric_id, day) DO UPDATE SET series_count = EXCLUDED.series_count,
+                count = EXCLUDED.count, min = EXCLUDED.min, max = EXCLUDED.max, avg = EXCLUDED.avg
+            """,
+            {"day": day, "start": start, "end": start + timedelta(days=1)},
+        )
+        return cursor.rowcount
+
+
+__all__ = ["apply_retention", "partition_name", "rollup_hours", "rollup_minutes", "summarize_day"]
