@@ -100,7 +100,8 @@ def ensure_partitions(days: Iterable[date]) -> None:
         except Exception as exc:  # a concurrent creator won the race
             if "already exists" not in str(exc):
                 raise
-        _known_partitions.add(day)
+        # Remember it only once committed: a rolled-back batch takes its partition with it.
+        transaction.on_commit(lambda day=day: _known_partitions.add(day))
 
 
 def resolve_series(wanted: dict[tuple[str, str], dict[str, str]]) -> dict[tuple[str, str], int]:

@@ -1,0 +1,204 @@
+import csv
+import io
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from lib import sketch
+from monitoring import rollups, services
+from monitoring.models import Rollup1h, Rollup1m
+
+pytestmark = pytest.mark.django_db
+
+
+def put(metric: str, points: list[tuple[float, float]], **labels: str) -> None:
+    services.record_samples([(metric, labels, ts, value) for ts, value in points])
+
+
+def test_query_buckets_raw_samples_by_step_and_aggregation(api_as, viewer):
+    base = (int(time.time()) // 60 - 30) * 60
+    put("cpu", [(base + i, float(i)) for i in range(120)], host="a")
+    put("cpu", [(base + i, 100.0) for i in range(120)], host="b")
+    api = api_as(viewer)
+    response = api.get(
+        "/api/v1/query/", {"metric": "cpu", "label.host": "a", "from": base, "to": base + 120, "step": 60, "agg": "max"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["tier"] == "raw" and body["step"] == 60
+    assert body["series"] == [{"labels": {"host": "a"}, "points": [[base, 59.0], [base + 60, 119.0]]}]
+    both = api.get(
+        "/api/v1/query/", {"metric": "cpu", "from": base, "to": base + 120, "step": 120, "agg": "avg"}
+    ).json()
+    assert sorted(s["points"][0][1] for s in both["series"]) == [59.5, 100.0]
+    last = api.get(
+        "/api/v1/query/",
+        {"metric": "cpu", "label.host": "a", "from": base, "to": base + 120, "step": 120, "agg": "last"},
+    )
+    assert last.json()["series"][0]["points"] == [[base, 119.0]]
+    p95 = api.get(
+        "/api/v1/query/",
+        {"metric": "cpu", "label.host": "a", "from": base, "to": base + 120, "step": 120, "agg": "p95"},
+    )
+    assert p95.json()["series"][0]["points"][0][1] == pytest.approx(113.05)
+
+
+def test_rate_turns_a_counter_into_per_second_values(api_as, viewer):
+    base = (int(time.time()) // 60 - 30) * 60
+    put("requests_total", [(base + i, 10.0 * i) for i in range(61)])
+    response = api_as(viewer).get(
+        "/api/v1/query/", {"metric": "requests_total", "from": base, "to": base + 60, "step": 60, "agg": "rate"}
+    )
+    assert response.json()["series"][0]["points"][0][1] == pytest.approx(10.0)
+
+
+def test_a_long_range_never_returns_more_than_2000_points_per_series():
+    start = datetime.now(UTC) - timedelta(hours=6)
+    put("dense", [(start.timestamp() + i, 1.0) for i in range(0, 6 * 3600, 1)])
+    (series,) = services.query("dense", {}, start, start + timedelta(hours=6), agg="avg")
+    assert 0 < len(series["points"]) <= 2000
+
+
+def test_the_store_tier_follows_the_range():
+    now = datetime.now(UTC)
+    assert services.choose_tier(now - timedelta(hours=1), now) == "raw"
+    assert services.choose_tier(now - timedelta(days=7), now) == "1m"
+    assert services.choose_tier(now - timedelta(days=90), now) == "1h"
+    assert (
+        services.choose_tier(now - timedelta(days=40, hours=1), now - timedelta(days=40)) == "1m"
+    )  # past raw retention
+
+
+def test_rollups_equal_aggregates_computed_from_raw():
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(minutes=30)
+    values = [((i * 37) % 101) / 3 for i in range(20 * 60)]
+    put("lat", [(start.timestamp() + i, v) for i, v in enumerate(values)], route="/x")
+    rollups.rollup_minutes(now)
+    rows = list(Rollup1m.objects.filter(series__metric__name="lat").order_by("bucket"))
+    assert len(rows) == 20
+    for minute, row in enumerate(rows):
+        chunk = values[minute * 60 : (minute + 1) * 60]
+        assert row.count == 60 and row.sum == pytest.approx(sum(chunk))
+        assert row.min == min(chunk) and row.max == max(chunk) and row.last == chunk[-1]
+        assert sum(row.sketch.values()) == 60
+    rollups.rollup_hours(now + timedelta(hours=1))
+    hour_rows = list(Rollup1h.objects.filter(series__metric__name="lat"))
+    assert sum(r.count for r in hour_rows) == 1200
+    assert sum(r.sum for r in hour_rows) == pytest.approx(sum(values))
+    assert min(r.min for r in hour_rows) == min(values) and max(r.max for r in hour_rows) == max(values)
+    merged = sketch.merge(r.sketch for r in hour_rows)
+    exact = sorted(values)[int(0.95 * (len(values) - 1))]
+    assert sketch.quantile(merged, 0.95) == pytest.approx(exact, rel=0.03)
+
+
+def test_queries_over_rollup_tiers_match_raw_aggregates():
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(minutes=30)
+    put("mem", [(start.timestamp() + i, float(i % 60)) for i in range(30 * 60)])
+    rollups.rollup_minutes(now)
+    points = services._bucketed(
+        "1m", list(services.series_matching("mem").values_list("id", flat=True)), start, now, 1800, "avg"
+    )
+    ((_, value),) = next(iter(points.values()))
+    assert value == pytest.approx(29.5)
+    quantile = services._bucketed(
+        "1m", list(services.series_matching("mem").values_list("id", flat=True)), start, now, 1800, "p50"
+    )
+    assert next(iter(quantile.values()))[0][1] == pytest.approx(29.5, rel=0.05)
+
+
+def test_retention_drops_whole_old_partitions(settings):
+    settings.SEISMO_RETENTION_RAW_DAYS = 30
+    old = datetime.now(UTC) - timedelta(days=29, hours=23)
+    put("old_metric", [(old.timestamp(), 1.0)])
+    put("old_metric", [(time.time(), 2.0)])
+    names = [name for name, _ in rollups.sample_partitions()]
+    assert services.partition_name(old.date()) in names
+    result = rollups.apply_retention(now=datetime.now(UTC) + timedelta(days=2))
+    assert result["partitions_dropped"] >= 1
+    assert services.partition_name(old.date()) not in [name for name, _ in rollups.sample_partitions()]
+    assert services.latest_value("old_metric") == 2.0
+
+
+def test_per_metric_retention_deletes_only_that_metrics_old_samples():
+    from monitoring.models import Metric
+
+    stamp = time.time() - 3 * 86400
+    put("short_lived", [(stamp, 1.0), (time.time(), 2.0)])
+    put("long_lived", [(stamp, 1.0)])
+    Metric.objects.filter(name="short_lived").update(retention_days=1)
+    rollups.apply_retention()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM monitoring_sample")
+        assert cursor.fetchone()[0] == 2
+
+
+def test_export_streams_csv_and_json_for_the_filters(api_as, viewer):
+    base = time.time() - 600
+    put("exp", [(base + i, float(i)) for i in range(12_000 // 100)], host="a")
+    api = api_as(viewer)
+    response = api.get(
+        "/api/v1/export/", {"metric": "exp", "label.host": "a", "from": base - 1, "to": base + 1000, "format": "csv"}
+    )
+    assert response.status_code == 200 and response.streaming
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["metric", "labels", "ts", "time", "value"] and len(rows) == 121
+    assert rows[1][1] == '{"host":"a"}' and float(rows[-1][4]) == 119.0
+    as_json = api.get("/api/v1/export/", {"metric": "exp", "from": base - 1, "to": base + 1000, "format": "json"})
+    import json
+
+    assert len(json.loads(b"".join(as_json.streaming_content))["samples"]) == 120
+
+
+def test_export_pages_through_many_rows_without_one_big_query():
+    base = time.time() - 1000
+    put("pages", [(base + i / 10, float(i)) for i in range(2500)])
+    pages = list(
+        services.export_rows("pages", {}, datetime.fromtimestamp(base - 1, UTC), datetime.now(UTC), chunk=1000)
+    )
+    assert [len(p) for p in pages] == [1000, 1000, 500]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"metric": "bad name"},
+        {"metric": "cpu", "from": "yesterday"},
+        {"metric": "cpu", "from": 200, "to": 100},
+        {"metric": "cpu", "step": "-5"},
+        {"metric": "cpu", "agg": "median"},
+    ],
+)
+def test_bad_query_parameters_answer_400_json(api_as, viewer, params):
+    response = api_as(viewer).get("/api/v1/query/", params)
+    assert response.status_code == 400 and "error" in response.json()
+
+
+def test_catalogue_and_series_listing(api_as, viewer):
+    put("cat_metric", [(time.time(), 1.0)], host="x")
+    api = api_as(viewer)
+    catalogue = api.get("/api/v1/metrics/").json()["metrics"]
+    assert {"name": "cat_metric", "series": 1}.items() <= next(
+        m for m in catalogue if m["name"] == "cat_metric"
+    ).items()
+    series = api.get("/api/v1/series/", {"metric": "cat_metric", "label.host": "x"}).json()["series"]
+    assert series[0]["labels"] == {"host": "x"}
+    assert api.get("/api/v1/series/").status_code == 400
+    assert api.get("/api/v1/export/", {"metric": "cat_metric", "format": "xml"}).status_code == 400
+
+
+def test_outsiders_cannot_read_metrics(api_as, outsider, anon_api):
+    assert api_as(outsider).get("/api/v1/metrics/").status_code == 403
+    assert anon_api.get("/api/v1/query/", {"metric": "x"}).status_code == 401
+
+
+def test_aggregate_window_gives_one_value_per_series_and_none_without_data():
+    now = time.time()
+    put("win", [(now - 30, 5.0), (now - 10, 7.0)], host="a")
+    put("win", [(now - 3600, 1.0)], host="b")
+    values = {s.labels["host"]: v for s, v in services.aggregate_window("win", {}, 60, "max")}
+    assert values == {"a": 7.0, "b": None}
