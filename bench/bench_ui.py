@@ -35,31 +35,20 @@ def _metric(i: int) -> str:
 
 def seed(points_per_series: int, hosts: int) -> int:
     """24 h of samples for the 12 widget metrics (``hosts`` series each), through the metrics
-    pipeline's own write path. Returns the number of samples written (0: no pipeline yet)."""
-    try:
-        from monitoring import services as monitoring_services
-    except ImportError:
-        return 0
-    ingest = getattr(monitoring_services, "ingest", None)
-    if ingest is None:
-        return 0
+    store's own write path (COPY). Returns the number of samples written."""
+    from monitoring import services as monitoring_services
+
     now = time.time()
     step = DAY / points_per_series
     written = 0
     for i in range(WIDGETS):
-        batch = [
-            {
-                "metric": _metric(i),
-                "labels": {"host": f"h{h}"},
-                "value": float((k * 7 + h) % 100),
-                "ts": now - DAY + k * step,
-            }
+        rows = [
+            (_metric(i), {"host": f"h{h}"}, now - DAY + k * step, float((k * 7 + h) % 100))
             for h in range(hosts)
             for k in range(points_per_series)
         ]
-        for start in range(0, len(batch), 5000):
-            ingest(batch[start : start + 5000])
-        written += len(batch)
+        for start in range(0, len(rows), 5000):
+            written += monitoring_services.record_samples(rows[start : start + 5000])
     return written
 
 

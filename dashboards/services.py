@@ -22,7 +22,7 @@ from dashboards.models import GRID_COLUMNS, Dashboard, Widget
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "seismo-dashboard/1"
-METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:.]*$")
+METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")  # as the metrics store accepts
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_WIDGETS = 60
 MAX_ROWS = 200
@@ -87,7 +87,7 @@ def clean_widget(data: dict[str, Any]) -> dict[str, Any]:
     if kind in METRIC_KINDS and not metric:
         errors["metric"] = ["a chart needs a metric"]
     elif metric and (len(metric) > 200 or not METRIC_NAME.match(metric)):
-        errors["metric"] = ["not a valid metric name (letters, digits, _ : .)"]
+        errors["metric"] = ["not a valid metric name (letters, digits, _ and :)"]
     labels = data.get("labels") or {}
     if not isinstance(labels, dict):
         errors["labels"] = ["must be an object of label name → value"]
@@ -340,48 +340,57 @@ def _bands(warning: float, critical: float) -> list[dict[str, Any]]:
 
 
 PCT = {"max": 100, "unit": "%"}
-TOP10 = {"limit": 10, "label": "path"}
+TOP10 = {"limit": 10, "label": "route"}
 
 DEFAULT_DASHBOARDS: dict[str, dict[str, Any]] = {
     "system": {"title": "System", "variables": [{"name": "host", "default": ""}], "widgets": [
         _w("gauge", "CPU", "system_cpu_percent", "last", 0, 0, 6, 5, thresholds=_bands(80, 95), options=PCT),
-        _w("gauge", "Memory", "system_memory_percent", "last", 6, 0, 6, 5, thresholds=_bands(80, 95), options=PCT),
+        _w("gauge", "Memory", "system_memory_used_percent", "last", 6, 0, 6, 5, thresholds=_bands(80, 95), options=PCT),
         _w("stat", "Load (1 m)", "system_load1", "last", 12, 0, 6, 5),
-        _w("gauge", "Disk", "system_disk_percent", "last", 18, 0, 6, 5, thresholds=_bands(85, 95), options=PCT),
+        _w("gauge", "Disk", "system_disk_used_percent", "last", 18, 0, 6, 5, thresholds=_bands(85, 95), options=PCT),
         _w("timeseries", "CPU %", "system_cpu_percent", "avg", 0, 5, 12, 7, thresholds=_bands(80, 95)),
-        _w("timeseries", "Memory %", "system_memory_percent", "avg", 12, 5, 12, 7),
-        _w("timeseries", "Network bytes/s", "system_network_bytes", "rate", 0, 12, 24, 7),
+        _w("timeseries", "Memory %", "system_memory_used_percent", "avg", 12, 5, 12, 7),
+        _w("timeseries", "Network bytes/s", "system_network_bytes_total", "rate", 0, 12, 12, 7),
+        _w("timeseries", "Disk I/O bytes/s", "system_disk_io_bytes_total", "rate", 12, 12, 12, 7),
     ]},
-    "application": {"title": "Application", "variables": [{"name": "path", "default": ""}], "widgets": [
-        _w("stat", "Requests/s", "http_requests_total", "rate", 0, 0, 8, 5),
-        _w("stat", "p95 latency (ms)", "http_request_duration_ms", "p95", 8, 0, 8, 5, thresholds=_bands(300, 1000)),
-        _w("stat", "Errors/s", "http_errors_total", "rate", 16, 0, 8, 5),
-        _w("timeseries", "Request rate", "http_requests_total", "rate", 0, 5, 12, 7),
-        _w("timeseries", "p95 latency", "http_request_duration_ms", "p95", 12, 5, 12, 7, thresholds=_bands(300, 1000)),
-        _w("table", "Slowest paths", "http_request_duration_ms", "p95", 0, 12, 12, 7, options=TOP10),
+    "application": {"title": "Application", "variables": [{"name": "source", "default": ""}], "widgets": [
+        _w("stat", "Requests/s", "http_request_rate", "last", 0, 0, 6, 5),
+        _w("stat", "p95 latency", "http_request_duration_p95_ms", "last", 6, 0, 6, 5, thresholds=_bands(300, 1000),
+           options={"unit": "ms"}),
+        _w("stat", "Error rate", "http_error_rate", "last", 12, 0, 6, 5, thresholds=_bands(1, 5), options=PCT),
+        _w("stat", "In flight", "http_requests_in_flight", "last", 18, 0, 6, 5),
+        _w("timeseries", "Request rate", "http_request_rate", "avg", 0, 5, 12, 7),
+        _w("timeseries", "p95 latency (ms)", "http_request_duration_p95_ms", "avg", 12, 5, 12, 7,
+           thresholds=_bands(300, 1000)),
+        _w("table", "Slowest routes (p95 ms)", "http_request_duration_p95_ms", "max", 0, 12, 12, 7, options=TOP10),
         _w("alert-list", "Firing alerts", "", "last", 12, 12, 12, 7),
     ]},
     "database": {"title": "Database", "variables": [], "widgets": [
-        _w("stat", "Connections", "db_connections", "last", 0, 0, 8, 5),
-        _w("stat", "Transactions/s", "db_transactions_total", "rate", 8, 0, 8, 5),
-        _w("stat", "Database size", "db_size_bytes", "last", 16, 0, 8, 5),
-        _w("timeseries", "Connections", "db_connections", "avg", 0, 5, 12, 7),
-        _w("timeseries", "Query time (ms)", "db_query_duration_ms", "p95", 12, 5, 12, 7),
+        _w("stat", "Connections", "pg_connections", "last", 0, 0, 6, 5),
+        _w("gauge", "Cache hit ratio", "pg_cache_hit_ratio", "last", 6, 0, 6, 5, options=PCT),
+        _w("stat", "Commits/s", "pg_commits_total", "rate", 12, 0, 6, 5),
+        _w("stat", "Database size", "pg_database_size_bytes", "last", 18, 0, 6, 5, options={"unit": "B"}),
+        _w("timeseries", "Connections by state", "pg_connections", "avg", 0, 5, 12, 7),
+        _w("timeseries", "Longest query (s)", "pg_longest_query_seconds", "max", 12, 5, 12, 7),
+        _w("timeseries", "Rows read/s", "pg_rows_read_total", "rate", 0, 12, 12, 7),
+        _w("timeseries", "Rows written/s", "pg_rows_written_total", "rate", 12, 12, 12, 7),
     ]},
     "cache": {"title": "Cache", "variables": [], "widgets": [
-        _w("gauge", "Hit ratio", "cache_hit_ratio", "last", 0, 0, 8, 5, options={"max": 1}),
-        _w("stat", "Memory used", "cache_memory_bytes", "last", 8, 0, 8, 5),
-        _w("stat", "Ops/s", "cache_ops_per_second", "last", 16, 0, 8, 5),
-        _w("timeseries", "Hit ratio", "cache_hit_ratio", "avg", 0, 5, 12, 7),
-        _w("timeseries", "Clients", "cache_connected_clients", "avg", 12, 5, 12, 7),
+        _w("gauge", "Hit ratio", "redis_hit_ratio", "last", 0, 0, 6, 5, options=PCT),
+        _w("stat", "Memory used", "redis_memory_used_bytes", "last", 6, 0, 6, 5, options={"unit": "B"}),
+        _w("stat", "Ops/s", "redis_ops_per_second", "last", 12, 0, 6, 5),
+        _w("stat", "Clients", "redis_clients", "last", 18, 0, 6, 5),
+        _w("timeseries", "Hit ratio", "redis_hit_ratio", "avg", 0, 5, 12, 7),
+        _w("timeseries", "PING (ms)", "redis_ping_ms", "avg", 12, 5, 12, 7),
     ]},
-    "celery": {"title": "Celery", "variables": [{"name": "queue", "default": ""}], "widgets": [
-        _w("stat", "Queue length", "celery_queue_length", "last", 0, 0, 8, 5, thresholds=_bands(100, 1000)),
+    "celery": {"title": "Celery", "variables": [{"name": "task", "default": ""}], "widgets": [
+        _w("stat", "Queue depth", "celery_queue_depth", "last", 0, 0, 8, 5, thresholds=_bands(100, 1000)),
         _w("stat", "Workers", "celery_workers", "last", 8, 0, 8, 5),
         _w("stat", "Tasks/s", "celery_tasks_total", "rate", 16, 0, 8, 5),
-        _w("timeseries", "Queue length", "celery_queue_length", "avg", 0, 5, 12, 7),
-        _w("timeseries", "Task runtime (ms)", "celery_task_duration_ms", "p95", 12, 5, 12, 7),
-        _w("loadtest-summary", "Latest load test", "", "last", 0, 12, 24, 5),
+        _w("timeseries", "Queue depth", "celery_queue_depth", "avg", 0, 5, 12, 7),
+        _w("timeseries", "Task runtime (ms)", "celery_task_runtime_ms", "avg", 12, 5, 12, 7),
+        _w("table", "Failures by task", "celery_task_failures_total", "last", 0, 12, 12, 6, options={"label": "task"}),
+        _w("loadtest-summary", "Latest load test", "", "last", 12, 12, 12, 6),
     ]},
 }  # fmt: skip
 
@@ -405,15 +414,15 @@ def ensure_default_dashboards() -> int:
 
 # Overview ------------------------------------------------------------------------------------
 
-# (key, title, family topic, metric, aggregation, unit)
+# (key, title, stream topic, metric, how the card combines several series, unit)
 OVERVIEW_CARDS: list[tuple[str, str, str, str, str, str]] = [
-    ("cpu", "CPU", "system-metrics", "system_cpu_percent", "last", "%"),
-    ("memory", "Memory", "system-metrics", "system_memory_percent", "last", "%"),
-    ("request_rate", "Request rate", "basic-metrics", "http_requests_per_second", "last", "req/s"),
-    ("p95_latency", "p95 latency", "basic-metrics", "http_request_duration_p95_ms", "last", "ms"),
-    ("error_rate", "Error rate", "basic-metrics", "http_error_rate_percent", "last", "%"),
-    ("db_connections", "DB connections", "database-metrics", "db_connections", "last", ""),
-    ("cache_hit_ratio", "Cache hit ratio", "cache-metrics", "cache_hit_ratio_percent", "last", "%"),
+    ("cpu", "CPU", "system-metrics", "system_cpu_percent", "max", "%"),
+    ("memory", "Memory", "system-metrics", "system_memory_used_percent", "max", "%"),
+    ("request_rate", "Request rate", "network-metrics", "http_request_rate", "sum", "req/s"),
+    ("p95_latency", "p95 latency", "network-metrics", "http_request_duration_p95_ms", "max", "ms"),
+    ("error_rate", "Error rate", "network-metrics", "http_error_rate", "max", "%"),
+    ("db_connections", "DB connections", "database-metrics", "pg_connections", "sum", ""),
+    ("cache_hit_ratio", "Cache hit ratio", "cache-metrics", "redis_hit_ratio", "max", "%"),
 ]
 
 
@@ -431,29 +440,29 @@ def component_states(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
     return out
 
 
-def latest_value(metric: str, aggregation: str = "last", window: int = 600) -> float | None:
-    """The newest value of a metric from the query service (None before the pipeline has data)."""
-    try:
-        from monitoring import services as monitoring_services
-
-        now = time.time()
-        result = monitoring_services.query(metric=metric, labels={}, start=now - window, end=now,
-                                           step=window, agg=aggregation)  # fmt: skip
-    except Exception:  # the metrics pipeline is optional for this page: show "—"
-        log.debug("no initial value for %s", metric, exc_info=True)
+def combine(values: list[float], how: str) -> float | None:
+    """Several series of one metric as one card value (the same rule overview.js applies live)."""
+    if not values:
         return None
-    series = result.get("series") if isinstance(result, dict) else result
-    for item in series or []:
-        points = item.get("points") if isinstance(item, dict) else None
-        if points:
-            return points[-1][1]
-    return None
+    return sum(values) if how == "sum" else max(values)
 
 
 def overview_cards() -> list[dict[str, Any]]:
-    return [{"key": key, "title": title, "topic": topic, "metric": metric, "unit": unit,
-             "value": latest_value(metric, agg)}
-            for key, title, topic, metric, agg, unit in OVERVIEW_CARDS]  # fmt: skip
+    """The key-metric cards with their newest stored values (one query for all of them)."""
+    wanted = {card[3] for card in OVERVIEW_CARDS}
+    try:
+        from monitoring import services as monitoring_services
+
+        latest = [s for s in monitoring_services.latest_samples(max_age_seconds=300) if s["metric"] in wanted]
+    except Exception:  # the page must render even when the metrics store cannot answer
+        log.warning("overview cards: no stored values", exc_info=True)
+        latest = []
+    cards = []
+    for key, title, topic, metric, how, unit in OVERVIEW_CARDS:
+        value = combine([s["value"] for s in latest if s["metric"] == metric], how)
+        cards.append({"key": key, "title": title, "topic": topic, "metric": metric, "combine": how, "unit": unit,
+                      "value": value})  # fmt: skip
+    return cards
 
 
 def firing_alerts(limit: int = 20) -> list[Any]:

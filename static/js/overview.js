@@ -14,10 +14,15 @@
     if (points.length > 1) card.querySelector(".spark").replaceWith(SeismoWidgets.sparkline(points));
   }
 
+  // One value per card per batch: several series of a metric add up (sum) or the worst wins (max),
+  // the same rule the server used for the first value.
   function onMessage(message) {
     const ts = SeismoWidgets.toEpoch(message.ts) || Date.now() / 1000;
-    for (const sample of message.samples || []) {
-      for (const card of cards) if (card.dataset.metric === sample.metric) show(card, ts, sample.value);
+    const samples = message.samples || [];
+    for (const card of cards) {
+      const values = samples.filter((s) => s.metric === card.dataset.metric && s.value !== null).map((s) => Number(s.value));
+      if (!values.length) continue;
+      show(card, ts, card.dataset.combine === "sum" ? values.reduce((a, b) => a + b, 0) : Math.max(...values));
     }
   }
 

@@ -67,8 +67,10 @@
   function queryUrl(config, span, shift) {
     const q = new URLSearchParams({ metric: config.metric, agg: config.aggregation });
     for (const [k, v] of Object.entries(config.filters)) q.set("label." + k, v);
-    q.set("from", Math.floor(span.from - (shift || 0)));
-    q.set("to", Math.ceil(span.to - (shift || 0)));
+    // Whole seconds, and exactly the range's length: "last 24 h" stays within the raw tier.
+    const to = Math.ceil(span.to - (shift || 0));
+    q.set("from", to - Math.round(span.to - span.from));
+    q.set("to", to);
     q.set("step", Math.max(1, Math.ceil((span.to - span.from) / MAX_POINTS)));
     return "/api/v1/query/?" + q.toString();
   }

@@ -74,7 +74,7 @@ def _ingest(base: str, token: str, metric: str, count: int = 30) -> None:
     assert response.status_code == 202, response.text
 
 
-def test_a_user_watches_the_overview_and_builds_a_dashboard(open_page, editor, celery_worker):
+def test_a_user_watches_the_overview_and_builds_a_dashboard(open_page, editor):
     from accounts.models import ApiToken
 
     page, errors, base = open_page(accept_downloads=True)
