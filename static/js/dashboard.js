@@ -109,7 +109,8 @@
       for (const w of widgets) {
         if (!w.push || w.config.metric !== sample.metric) continue;
         if (!SeismoWidgets.matches(w.config.filters, sample.labels)) continue;
-        if (w.push(ts, sample.value, sample.labels || {})) changed.add(w);
+        const at = (sample.ts !== undefined && SeismoWidgets.toEpoch(sample.ts)) || ts;
+        if (w.push(at, sample.value, sample.labels || {})) changed.add(w);
       }
     }
     for (const w of changed) w.refresh();
