@@ -1,10 +1,115 @@
-"""Request metrics, aggregated in memory (the metrics pipeline fills this in)."""
+"""Request metrics: counted in memory per process, shipped to Redis once a second by a
+background thread, turned into samples by the network collector. No database or network I/O
+happens on the request path.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
+
+from lib.sketch import bucket_of
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 5  # the collector turns one window into one set of samples
+LOADTEST_HEADER = "HTTP_X_SEISMO_LOADTEST_RUN"
+SEISMO_PREFIXES = (
+    "/api/", "/ws/", "/static/", "/admin/", "/accounts/", "/dashboards/", "/alerts/", "/loadtest/",
+    "/healthz", "/readyz", "/metrics",
+)  # fmt: skip
+
+
+def window_key(window_start: int) -> str:
+    return f"reqstats:{window_start}"
+
+
+def source_of(request: HttpRequest) -> str:
+    """Seismo's own traffic and load-test traffic are tagged so users can filter them out."""
+    if LOADTEST_HEADER in request.META:
+        return "loadtest"
+    path = request.path
+    if path == "/" or path.startswith(SEISMO_PREFIXES):
+        return "seismo"
+    return "app"
+
+
+class RequestStats:
+    """Counters for the current second; swapped out whole by the flusher."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: dict[str, float] = {}
+        self.in_flight = 0
+        self._flusher: threading.Thread | None = None
+
+    def add(self, fields: list[tuple[str, float]]) -> None:
+        with self.lock:
+            counts = self.counts
+            for field, amount in fields:
+                counts[field] = counts.get(field, 0) + amount
+
+    def take(self) -> dict[str, float]:
+        with self.lock:
+            counts, self.counts = self.counts, {}
+        return counts
+
+    def ensure_flusher(self) -> None:
+        if self._flusher is None or not self._flusher.is_alive():
+            with self.lock:
+                if self._flusher is None or not self._flusher.is_alive():
+                    self._flusher = threading.Thread(target=self._run, name="seismo-request-stats", daemon=True)
+                    self._flusher.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                self.flush()
+            except Exception as exc:  # Redis down: keep counting, try again next second
+                logger.debug("request stats flush failed: %s", exc)
+
+    def flush(self, now: float | None = None) -> int:
+        """Add this process's counts to the current window's Redis hash."""
+        from lib.redis import get_redis, key
+
+        counts = self.take()
+        now = time.time() if now is None else now
+        window = int(now) // WINDOW_SECONDS * WINDOW_SECONDS
+        name = key(window_key(window))
+        pipe = get_redis().pipeline(transaction=False)
+        for field, amount in counts.items():
+            pipe.hincrbyfloat(name, field, amount)
+        pipe.hset(name, f"f|{os.getpid()}", self.in_flight)
+        pipe.expire(name, 120)
+        pipe.execute()
+        return len(counts)
+
+
+stats = RequestStats()
+
+
+class _QueryCounter:
+    __slots__ = ("count", "seconds")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.count += 1
+            self.seconds += time.perf_counter() - started
 
 
 class RequestMetricsMiddleware:
@@ -12,4 +117,34 @@ class RequestMetricsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        stats.in_flight += 1
+        queries = _QueryCounter()
+        started = time.perf_counter()
+        status = 500
+        size = 0
+        try:
+            with connection.execute_wrapper(queries):
+                response = self.get_response(request)
+            status = response.status_code
+            if not response.streaming:
+                size = len(response.content)
+            return response
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            stats.in_flight -= 1
+            match = getattr(request, "resolver_match", None)
+            route = "/" + match.route if match is not None and match.route else ("/" if match else "unmatched")
+            source = source_of(request)
+            pair = f"{route}|{source}"
+            fields = [
+                (f"c|{route}|{request.method}|{status // 100}xx|{source}", 1),
+                (f"d|{pair}", elapsed_ms),
+                (f"s|{pair}|{bucket_of(elapsed_ms)}", 1),
+                (f"b|{pair}", size),
+                (f"q|{source}", queries.count),
+                (f"qt|{source}", queries.seconds * 1000),
+            ]
+            if status >= 500:
+                fields.append((f"e|{pair}", 1))
+            stats.add(fields)
+            stats.ensure_flusher()

@@ -505,7 +505,16 @@ def latest_samples(family: str | None = None, max_age_seconds: int = 120) -> lis
         params.append(family)
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY m.name, s.id", params)
-        return [{"metric": n, "labels": lab, "ts": ts.timestamp(), "value": v} for n, lab, ts, v in cursor.fetchall()]
+        return [
+            # Django hands jsonb from a raw cursor back as text.
+            {
+                "metric": n,
+                "labels": orjson.loads(lab) if isinstance(lab, str) else lab,
+                "ts": ts.timestamp(),
+                "value": v,
+            }
+            for n, lab, ts, v in cursor.fetchall()
+        ]
 
 
 def export_rows(

@@ -2,19 +2,111 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import shared_task
+from celery.signals import task_postrun, task_prerun
+from django.conf import settings
 
 from lib.redis import get_redis, key
 from monitoring.health import WORKER_KEY
 
+_STARTED: dict[str, float] = {}
+
+
+def _schedule() -> dict[str, dict[str, Any]]:
+    tiers = {
+        "fast": settings.COLLECT_FAST_SECONDS,
+        "medium": settings.COLLECT_MEDIUM_SECONDS,
+        "slow": settings.COLLECT_SLOW_SECONDS,
+    }
+    schedule: dict[str, dict[str, Any]] = {
+        f"collect-{tier}": {
+            "task": "monitoring.tasks.collect",
+            "schedule": seconds,
+            "args": (tier,),
+            # A collection that could not run in its slot is stale: drop it, the next one comes.
+            "options": {"expires": seconds * 2},
+        }
+        for tier, seconds in tiers.items()
+    }
+    schedule["rollup-minutes"] = {"task": "monitoring.tasks.rollup_minutes", "schedule": 30.0}
+    schedule["rollup-hours"] = {"task": "monitoring.tasks.rollup_hours", "schedule": 600.0}
+    schedule["retention"] = {"task": "monitoring.tasks.retention", "schedule": 3600.0}
+    schedule["daily-summary"] = {"task": "monitoring.tasks.daily_summary", "schedule": 3600.0}
+    return schedule
+
+
 # Periodic tasks of this app (config.celery merges every app's BEAT_SCHEDULE).
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = _schedule()
 
 
 @shared_task(ignore_result=True)
 def worker_heartbeat() -> None:
     """Proves a worker executes scheduled tasks (shown on the overview)."""
     get_redis().set(key(WORKER_KEY), time.time())
+
+
+@shared_task(ignore_result=True)
+def collect(tier: str) -> int:
+    from monitoring.collectors import collect_tier
+
+    return collect_tier(tier)
+
+
+@shared_task(ignore_result=True)
+def rollup_minutes() -> int:
+    from monitoring import rollups
+
+    return rollups.rollup_minutes()
+
+
+@shared_task(ignore_result=True)
+def rollup_hours() -> int:
+    from monitoring import rollups
+
+    return rollups.rollup_hours()
+
+
+@shared_task(ignore_result=True)
+def retention() -> dict[str, int]:
+    from monitoring import rollups
+
+    return rollups.apply_retention()
+
+
+@shared_task(ignore_result=True)
+def daily_summary() -> int:
+    from monitoring import rollups
+
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    return rollups.summarize_day(yesterday) + rollups.summarize_day(yesterday + timedelta(days=1))
+
+
+@shared_task(ignore_result=True)
+def ingest_batch(samples: list[dict[str, Any]]) -> int:
+    """Ingest from a worker (used to prove a killed worker loses no acknowledged batch)."""
+    from monitoring.services import ingest_samples
+
+    return ingest_samples(samples, source="task").accepted
+
+
+@task_prerun.connect
+def _task_started(task_id: str | None = None, **kwargs: Any) -> None:
+    if task_id:
+        _STARTED[task_id] = time.perf_counter()
+
+
+@task_postrun.connect
+def _task_finished(task_id: str | None = None, task: Any = None, state: str | None = None, **kwargs: Any) -> None:
+    started = _STARTED.pop(task_id or "", None)
+    if started is None or task is None:
+        return
+    from monitoring.collectors import record_task_run
+
+    # Statistics are best effort: the task itself already ran.
+    with contextlib.suppress(Exception):
+        record_task_run(task.name, time.perf_counter() - started, failed=state == "FAILURE")

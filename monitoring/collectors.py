@@ -1,0 +1,371 @@
+"""Collectors: each reads one family of metrics for one tier and returns sample rows.
+
+A collector returns ``(metric, labels, value)`` triples; ``collect_tier`` stamps them, drops
+switched-off metrics and families, stores them in one COPY and publishes one stream message per
+family. Counters are reported as totals (use ``agg=rate`` to see them per second).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+from django.conf import settings
+from django.db import connection
+
+from lib.redis import get_redis, key
+from monitoring.catalog import BY_NAME
+from monitoring.choices import FAMILY_TOPIC, Family, Tier
+from monitoring.models import Collector, Metric
+
+logger = logging.getLogger(__name__)
+
+Row = tuple[str, dict[str, str], float] | tuple[str, dict[str, str], float, float]  # (…, value[, ts])
+Reader = Callable[[], list[Row]]
+
+
+# System ----------------------------------------------------------------------------------------
+
+
+def system_fast() -> list[Row]:
+    rows: list[Row] = [("system_cpu_percent", {}, psutil.cpu_percent(interval=None))]
+    for index, value in enumerate(psutil.cpu_percent(interval=None, percpu=True)):
+        rows.append(("system_cpu_core_percent", {"core": str(index)}, value))
+    memory = psutil.virtual_memory()
+    rows += [("system_memory_used_percent", {}, memory.percent), ("system_memory_used_bytes", {}, memory.used)]
+    for nic, counters in psutil.net_io_counters(pernic=True).items():
+        rows += [
+            ("system_network_bytes_total", {"interface": nic, "direction": "rx"}, counters.bytes_recv),
+            ("system_network_bytes_total", {"interface": nic, "direction": "tx"}, counters.bytes_sent),
+            ("system_network_packets_total", {"interface": nic, "direction": "rx"}, counters.packets_recv),
+            ("system_network_packets_total", {"interface": nic, "direction": "tx"}, counters.packets_sent),
+        ]
+    return rows
+
+
+def _seismo_processes() -> list[tuple[str, psutil.Process]]:
+    """This host's Seismo processes: daphne (web), Celery worker and beat, by command line."""
+    found = []
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(proc.info.get("cmdline") or [])
+        if "daphne" in cmdline and "config.asgi" in cmdline:
+            role = "web"
+        elif "celery" in cmdline and " worker" in cmdline:
+            role = "worker"
+        elif "celery" in cmdline and " beat" in cmdline:
+            role = "beat"
+        elif proc.info["pid"] == me:
+            role = "collector"
+        else:
+            continue
+        found.append((role, proc))
+    return found
+
+
+def system_medium() -> list[Row]:
+    load1, load5, load15 = os.getloadavg()
+    rows: list[Row] = [
+        ("system_load1", {}, load1),
+        ("system_load5", {}, load5),
+        ("system_load15", {}, load15),
+        ("system_swap_used_percent", {}, psutil.swap_memory().percent),
+    ]
+    for device, io in (psutil.disk_io_counters(perdisk=True) or {}).items():
+        rows += [
+            ("system_disk_io_bytes_total", {"device": device, "direction": "read"}, io.read_bytes),
+            ("system_disk_io_bytes_total", {"device": device, "direction": "write"}, io.write_bytes),
+            ("system_disk_io_ops_total", {"device": device, "direction": "read"}, io.read_count),
+            ("system_disk_io_ops_total", {"device": device, "direction": "write"}, io.write_count),
+        ]
+    states: dict[str, int] = {}
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            states[conn.status] = states.get(conn.status, 0) + 1
+    except (psutil.AccessDenied, OSError):
+        pass
+    rows += [("system_open_connections", {"state": state.lower()}, count) for state, count in states.items()]
+    for role, proc in _seismo_processes():
+        labels = {"role": role, "pid": str(proc.pid)}
+        try:
+            with proc.oneshot():
+                rows += [
+                    ("process_rss_bytes", labels, proc.memory_info().rss),
+                    ("process_cpu_percent", labels, proc.cpu_percent(interval=None)),
+                    ("process_threads", labels, proc.num_threads()),
+                    ("process_open_fds", labels, proc.num_fds()),
+                ]
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return rows
+
+
+def system_slow() -> list[Row]:
+    rows: list[Row] = [
+        ("system_uptime_seconds", {}, time.time() - psutil.boot_time()),
+        ("system_memory_total_bytes", {}, psutil.virtual_memory().total),
+        ("system_cpu_count", {}, psutil.cpu_count() or 0),
+    ]
+    seen: set[str] = set()
+    for part in psutil.disk_partitions(all=False):
+        if part.mountpoint in seen:
+            continue
+        seen.add(part.mountpoint)
+        try:
+            usage = psutil.disk_usage(part.mountpoint)
+        except OSError:
+            continue
+        rows += [
+            ("system_disk_used_percent", {"mount": part.mountpoint}, usage.percent),
+            ("system_disk_free_bytes", {"mount": part.mountpoint}, usage.free),
+        ]
+    return rows
+
+
+# PostgreSQL ------------------------------------------------------------------------------------
+
+
+def database_medium() -> list[Row]:
+    rows: list[Row] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "GROUP BY 1"
+        )
+        rows += [("pg_connections", {"state": state}, count) for state, count in cursor.fetchall()]
+        cursor.execute(
+            "SELECT xact_commit, xact_rollback, tup_returned + tup_fetched, tup_inserted + tup_updated + tup_deleted, "
+            "blks_hit, blks_read, deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        )
+        commits, rollbacks, read, written, hit, blocks_read, deadlocks = cursor.fetchone()
+        rows += [
+            ("pg_commits_total", {}, commits),
+            ("pg_rollbacks_total", {}, rollbacks),
+            ("pg_rows_read_total", {}, read),
+            ("pg_rows_written_total", {}, written),
+            ("pg_cache_hit_ratio", {}, 100.0 * hit / (hit + blocks_read) if hit + blocks_read else 100.0),
+            ("pg_deadlocks_total", {}, deadlocks),
+        ]
+        cursor.execute(
+            "SELECT coalesce(max(extract(epoch FROM now() - query_start)), 0) FROM pg_stat_activity "
+            "WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()"
+        )
+        rows.append(("pg_longest_query_seconds", {}, float(cursor.fetchone()[0])))
+        if pg_stat_statements_available():
+            cursor.execute(
+                "SELECT queryid::text, mean_exec_time FROM pg_stat_statements ORDER BY mean_exec_time DESC LIMIT 5"
+            )
+            rows += [("pg_slow_statement_ms", {"queryid": qid}, ms) for qid, ms in cursor.fetchall()]
+    return rows
+
+
+def database_slow() -> list[Row]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        return [("pg_database_size_bytes", {}, cursor.fetchone()[0])]
+
+
+_pgss: dict[str, Any] = {"checked": 0.0, "available": False}
+
+
+def pg_stat_statements_available() -> bool:
+    """Whether the pg_stat_statements view can be read (checked at most once a minute)."""
+    if time.monotonic() - _pgss["checked"] > 60:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'")
+            _pgss["available"] = cursor.fetchone()[0] == 1
+        _pgss["checked"] = time.monotonic()
+    return bool(_pgss["available"])
+
+
+# Redis -----------------------------------------------------------------------------------------
+
+
+def cache_medium() -> list[Row]:
+    client = get_redis()
+    started = time.perf_counter()
+    client.ping()
+    ping_ms = (time.perf_counter() - started) * 1000
+    info = client.info()
+    hits, misses = info.get("keyspace_hits", 0), info.get("keyspace_misses", 0)
+    keys = sum(db.get("keys", 0) for name, db in info.items() if name.startswith("db") and isinstance(db, dict))
+    return [
+        ("redis_hits_total", {}, hits),
+        ("redis_misses_total", {}, misses),
+        ("redis_hit_ratio", {}, 100.0 * hits / (hits + misses) if hits + misses else 100.0),
+        ("redis_keys", {}, keys),
+        ("redis_memory_used_bytes", {}, info.get("used_memory", 0)),
+        ("redis_ops_per_second", {}, info.get("instantaneous_ops_per_sec", 0)),
+        ("redis_clients", {}, info.get("connected_clients", 0)),
+        ("redis_evicted_keys_total", {}, info.get("evicted_keys", 0)),
+        ("redis_ping_ms", {}, ping_ms),
+    ]
+
+
+# Celery ----------------------------------------------------------------------------------------
+
+TASK_STATS_KEY = "celery:task-stats"
+
+
+def record_task_run(name: str, runtime: float, failed: bool) -> None:
+    """Called by the worker after each task (Celery signals): three counters in one round trip."""
+    stats_key = key(TASK_STATS_KEY)
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.hincrbyfloat(stats_key, f"{name}|total", 1)
+    pipe.hincrbyfloat(stats_key, f"{name}|runtime", runtime)
+    if failed:
+        pipe.hincrbyfloat(stats_key, f"{name}|failures", 1)
+    pipe.execute()
+
+
+def celery_medium() -> list[Row]:
+    from config.celery import app
+
+    client = get_redis()
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    rows: list[Row] = [("celery_queue_depth", {"queue": queue}, client.llen(f"{prefix}{queue}"))]
+    try:
+        replies = app.control.ping(timeout=0.5)
+    except Exception:  # the broker is down: no workers answer
+        replies = []
+    rows.append(("celery_workers", {}, len(replies)))
+    stats: dict[str, dict[str, float]] = {}
+    for raw_field, raw in client.hgetall(key(TASK_STATS_KEY)).items():
+        name, _, what = raw_field.decode().rpartition("|")
+        stats.setdefault(name, {})[what] = float(raw)
+    for name, values in stats.items():
+        total, failures, runtime = values.get("total", 0), values.get("failures", 0), values.get("runtime", 0)
+        rows += [
+            ("celery_tasks_total", {"task": name}, total),
+            ("celery_task_failures_total", {"task": name}, failures),
+            ("celery_task_runtime_ms", {"task": name}, runtime / total * 1000 if total else 0.0),
+        ]
+    return rows
+
+
+# Requests (from the middleware's windows in Redis) ------------------------------------------------
+
+
+def network_fast(now: float | None = None) -> list[Row]:
+    """Turn every finished request window into samples, each window exactly once."""
+    from monitoring.middleware import WINDOW_SECONDS, window_key
+
+    client = get_redis()
+    now = time.time() if now is None else now
+    current = int(now) // WINDOW_SECONDS * WINDOW_SECONDS
+    done = client.get(key("reqstats:done"))
+    window = max(int(done) + WINDOW_SECONDS if done else current - WINDOW_SECONDS, current - 12 * WINDOW_SECONDS)
+    rows: list[Row] = []
+    while window < current:
+        # Claimed once across overlapping collector runs.
+        if client.set(key(f"reqstats:claimed:{window}"), 1, nx=True, ex=600):
+            data = {k.decode(): float(v) for k, v in client.hgetall(key(window_key(window))).items()}
+            rows += _window_rows(client, data, float(window + WINDOW_SECONDS), WINDOW_SECONDS)
+        window += WINDOW_SECONDS
+    client.set(key("reqstats:done"), window - WINDOW_SECONDS)
+    return rows
+
+
+def _window_rows(client: Any, data: dict[str, float], ts: float, seconds: int) -> list[Row]:
+    from lib import sketch
+
+    rows: list[Row] = []
+    per_source: dict[str, float] = {}
+    errors_by_source: dict[str, float] = {}
+    sketches: dict[str, dict[str, int]] = {}
+    totals = key("reqstats:totals")
+    pipe = client.pipeline(transaction=False)
+    counters: list[tuple[str, dict[str, str]]] = []
+    for field, amount in data.items():
+        kind, _, rest = field.partition("|")
+        parts = rest.split("|")
+        if kind == "c":
+            route, method, status, source = parts
+            per_source[source] = per_source.get(source, 0) + amount
+            pipe.hincrbyfloat(totals, field, amount)
+            counters.append(
+                ("http_requests_total", {"route": route, "method": method, "status": status, "source": source})
+            )
+        elif kind == "e":
+            errors_by_source[parts[1]] = errors_by_source.get(parts[1], 0) + amount
+            pipe.hincrbyfloat(totals, field, amount)
+            counters.append(("http_errors_total", {"route": parts[0], "source": parts[1]}))
+        elif kind == "b":
+            pipe.hincrbyfloat(totals, field, amount)
+            counters.append(("http_response_bytes_total", {"route": parts[0], "source": parts[1]}))
+        elif kind == "s":
+            sketches.setdefault(f"{parts[0]}|{parts[1]}", {})[parts[2]] = int(amount)
+    for (name, labels), total in zip(counters, pipe.execute(), strict=True):
+        rows.append((name, labels, float(total), ts))
+    for source, count in per_source.items():
+        rows.append(("http_request_rate", {"source": source}, count / seconds, ts))
+        rows.append(("http_error_rate", {"source": source}, 100.0 * errors_by_source.get(source, 0) / count, ts))
+        if data.get(f"q|{source}") is not None:
+            rows.append(("http_db_queries_per_request", {"source": source}, data[f"q|{source}"] / count, ts))
+            rows.append(("http_db_time_per_request_ms", {"source": source}, data.get(f"qt|{source}", 0) / count, ts))
+    for pair, counts in sketches.items():
+        route, source = pair.split("|")
+        for quantile, metric in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
+            value = sketch.quantile(counts, quantile)
+            if value is not None:
+                rows.append((f"http_request_duration_{metric}_ms", {"route": route, "source": source}, value, ts))
+    in_flight = sum(v for k, v in data.items() if k.startswith("f|"))
+    rows.append(("http_requests_in_flight", {}, in_flight, ts))
+    return rows
+
+
+READERS: dict[Tier, list[tuple[Family, Reader]]] = {
+    Tier.FAST: [(Family.SYSTEM, system_fast), (Family.NETWORK, network_fast)],
+    Tier.MEDIUM: [
+        (Family.SYSTEM, system_medium),
+        (Family.DATABASE, database_medium),
+        (Family.CACHE, cache_medium),
+        (Family.CELERY, celery_medium),
+    ],
+    Tier.SLOW: [(Family.SYSTEM, system_slow), (Family.DATABASE, database_slow)],
+}
+
+_switches: dict[str, Any] = {"at": 0.0, "families": set(), "metrics": set()}
+
+
+def switched_off() -> tuple[set[str], set[str]]:
+    """Families and metrics turned off in the admin (re-read every 5 s: no restart needed)."""
+    if time.monotonic() - _switches["at"] > 5:
+        _switches["families"] = set(Collector.objects.filter(enabled=False).values_list("family", flat=True))
+        _switches["metrics"] = set(Metric.objects.filter(enabled=False).values_list("name", flat=True))
+        _switches["at"] = time.monotonic()
+    return _switches["families"], _switches["metrics"]
+
+
+def collect_tier(tier: Tier | str) -> int:
+    """Run every enabled collector of a tier; store and publish the results. Returns samples stored."""
+    from monitoring.services import record_samples
+
+    families_off, metrics_off = switched_off()
+    now = time.time()
+    stored = 0
+    for family, reader in READERS[Tier(tier)]:
+        if family in families_off:
+            continue
+        try:
+            rows = reader()
+        except Exception as exc:  # one failing source must not stop the others
+            logger.warning("collector %s/%s failed: %s", family, reader.__name__, exc)
+            continue
+        wanted = [
+            (row[0], row[1], row[3] if len(row) == 4 else now, float(row[2]))
+            for row in rows
+            if row[0] not in metrics_off
+        ]
+        stored += record_samples(wanted, topic=FAMILY_TOPIC[family])
+    return stored
+
+
+def tier_of(metric: str) -> Tier | None:
+    known = BY_NAME.get(metric)
+    return known.tier if known else None

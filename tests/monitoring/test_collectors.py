@@ -1,0 +1,146 @@
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from lib.redis import get_redis, key
+from monitoring import collectors, services
+from monitoring.middleware import WINDOW_SECONDS, stats, window_key
+from monitoring.models import Collector, Metric
+
+pytestmark = pytest.mark.django_db
+
+
+def values(rows, name):
+    return [row[2] for row in rows if row[0] == name]
+
+
+def test_system_collectors_read_sane_changing_values():
+    fast = collectors.system_fast()
+    (cpu,) = values(fast, "system_cpu_percent")
+    assert 0 <= cpu <= 100
+    assert 0 < values(fast, "system_memory_used_percent")[0] < 100
+    assert values(fast, "system_cpu_core_percent")
+    rx_before = sum(v for n, lab, v in fast if n == "system_network_bytes_total" and lab["direction"] == "rx")
+    get_redis().ping()  # some loopback traffic
+    medium = collectors.system_medium()
+    assert values(medium, "system_load1")[0] >= 0
+    slow = collectors.system_slow()
+    assert values(slow, "system_uptime_seconds")[0] > 0 and values(slow, "system_cpu_count")[0] >= 1
+    assert all(0 <= v <= 100 for v in values(slow, "system_disk_used_percent"))
+    time.sleep(0.2)
+    again = collectors.system_fast()
+    rx_after = sum(v for n, lab, v in again if n == "system_network_bytes_total" and lab["direction"] == "rx")
+    assert rx_after >= rx_before
+
+
+def test_database_collector_sees_commits_grow():
+    first = dict((n, v) for n, lab, v in collectors.database_medium() if not lab)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    second = dict((n, v) for n, lab, v in collectors.database_medium() if not lab)
+    assert 0 <= second["pg_cache_hit_ratio"] <= 100
+    assert second["pg_rows_read_total"] >= first["pg_rows_read_total"]
+    assert any(n == "pg_connections" for n, _, _ in collectors.database_medium())
+    assert values(collectors.database_slow(), "pg_database_size_bytes")[0] > 1_000_000
+    assert collectors.pg_stat_statements_available() in (True, False)
+
+
+def test_cache_collector_counts_hits_and_misses():
+    client = get_redis()
+    client.set(key("probe"), 1)
+    before = dict((n, v) for n, _, v in collectors.cache_medium())
+    client.get(key("probe"))
+    client.get(key("missing-key"))
+    after = dict((n, v) for n, _, v in collectors.cache_medium())
+    assert after["redis_hits_total"] >= before["redis_hits_total"] + 1
+    assert after["redis_misses_total"] >= before["redis_misses_total"] + 1
+    assert 0 <= after["redis_hit_ratio"] <= 100 and after["redis_ping_ms"] >= 0 and after["redis_keys"] >= 1
+
+
+def test_celery_collector_reports_queue_and_task_statistics():
+    collectors.record_task_run("demo.task", 0.25, failed=False)
+    collectors.record_task_run("demo.task", 0.75, failed=True)
+    rows = collectors.celery_medium()
+    by = {(n, lab.get("task")): v for n, lab, v in rows}
+    assert by[("celery_tasks_total", "demo.task")] >= 2
+    assert by[("celery_task_failures_total", "demo.task")] >= 1
+    assert by[("celery_task_runtime_ms", "demo.task")] > 0
+    assert values(rows, "celery_queue_depth")[0] >= 0 and values(rows, "celery_workers")[0] >= 0
+
+
+def test_collect_tier_stores_samples_and_honours_switches():
+    stored = collectors.collect_tier("slow")
+    assert stored > 0 and services.latest_value("system_uptime_seconds") > 0
+    Metric.objects.filter(name="system_uptime_seconds").update(enabled=False)
+    Collector.objects.filter(family="database").update(enabled=False)
+    collectors._switches["at"] = 0  # switches are re-read every 5 s; don't wait in a test
+    names = set()
+    original = services.record_samples
+
+    def spy(rows, topic="basic-metrics"):
+        rows = list(rows)
+        names.update(r[0] for r in rows)
+        return original(rows, topic)
+
+    services.record_samples = spy
+    try:
+        collectors.collect_tier("slow")
+    finally:
+        services.record_samples = original
+    assert "system_uptime_seconds" not in names and "pg_database_size_bytes" not in names
+    assert "system_cpu_count" in names
+
+
+def test_a_failing_collector_does_not_stop_the_others(monkeypatch):
+    def broken():
+        raise RuntimeError("boom")
+
+    readers = [("system", broken), ("database", collectors.database_slow)]
+    monkeypatch.setitem(collectors.READERS, collectors.Tier.SLOW, readers)
+    collectors._switches["at"] = 0
+    assert collectors.collect_tier("slow") == 1
+
+
+def test_requests_through_the_middleware_write_nothing_to_the_database(client, viewer):
+    client.force_login(viewer)
+    stats.take()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/healthz").status_code == 200
+    writes = [q["sql"] for q in queries.captured_queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    assert writes == []
+    counted = stats.take()
+    assert counted["c|/healthz|GET|2xx|seismo"] == 1
+    assert any(field.startswith("s|/healthz|seismo|") for field in counted)
+
+
+def test_request_windows_become_rate_latency_and_error_samples(client, viewer):
+    client.force_login(viewer)
+    stats.take()
+    client.get("/api/v1/metrics/")
+    client.get("/api/v1/metrics/", HTTP_X_SEISMO_LOADTEST_RUN="42")
+    client.get("/no-such-page/")
+    now = time.time()
+    window = int(now) // WINDOW_SECONDS * WINDOW_SECONDS
+    get_redis().delete(key(window_key(window)), key("reqstats:done"), key(f"reqstats:claimed:{window}"))
+    assert stats.flush(now) > 0
+    rows = collectors.network_fast(now=window + WINDOW_SECONDS + 0.1)
+    by = {(r[0], tuple(sorted(r[1].items()))): r[2] for r in rows}
+    for source in ("seismo", "loadtest", "app"):  # the API, the load test, an unknown page
+        assert by[("http_request_rate", (("source", source),))] == pytest.approx(1 / WINDOW_SECONDS)
+    routes = {dict(labels)["route"] for name, labels in by if name == "http_request_duration_p95_ms"}
+    assert "/api/v1/metrics/" in routes
+    assert any(dict(labels).get("route") == "unmatched" for _, labels in by)
+    assert collectors.network_fast(now=window + WINDOW_SECONDS + 0.2) == []  # each window once
+
+
+def test_prometheus_exposition_lists_collected_series(api_as, viewer):
+    services.record_samples(
+        [("system_cpu_percent", {}, time.time(), 12.5), ("custom_thing", {"k": 'a"b'}, time.time(), 1)]
+    )
+    Metric.objects.filter(name="system_cpu_percent").update(help="CPU use", kind="gauge")
+    text = api_as(viewer).get("/metrics").content.decode()
+    assert "# TYPE system_cpu_percent gauge" in text
+    assert "system_cpu_percent{} 12.5" in text
+    assert 'custom_thing{k="a\\"b"} 1.0' in text
