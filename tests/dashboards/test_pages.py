@@ -5,6 +5,7 @@ form error, never a 500."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.test import Client
@@ -253,3 +254,17 @@ def test_a_bad_widget_edit_is_a_form_error_and_changes_nothing(editor, viewer):
     assert _client(viewer).get(url).status_code == 403
     widget.refresh_from_db()
     assert widget.metric == "system_cpu_percent"
+
+
+def test_the_overview_cards_start_from_the_newest_stored_values(viewer):
+    from monitoring.services import record_samples
+
+    now = time.time()
+    record_samples([("system_cpu_percent", {}, now - 5, 33.5)], topic="system-metrics")
+    record_samples(
+        [("pg_connections", {"state": "idle"}, now - 5, 3.0), ("pg_connections", {"state": "active"}, now - 5, 4.0)],
+        topic="database-metrics",
+    )
+    html = _client(viewer).get("/").content.decode()
+    assert 'data-card="cpu"' in html and 'data-value="33.5"' in html
+    assert 'data-value="7.0"' in html  # connections of every state add up
