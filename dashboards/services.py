@@ -341,6 +341,7 @@ def _bands(warning: float, critical: float) -> list[dict[str, Any]]:
 
 PCT = {"max": 100, "unit": "%"}
 TOP10 = {"limit": 10, "label": "route"}
+SUM = {"combine": "sum"}  # a stat over several series adds them up (default: the highest)
 
 DEFAULT_DASHBOARDS: dict[str, dict[str, Any]] = {
     "system": {"title": "System", "variables": [{"name": "host", "default": ""}], "widgets": [
@@ -354,7 +355,7 @@ DEFAULT_DASHBOARDS: dict[str, dict[str, Any]] = {
         _w("timeseries", "Disk I/O bytes/s", "system_disk_io_bytes_total", "rate", 12, 12, 12, 7),
     ]},
     "application": {"title": "Application", "variables": [{"name": "source", "default": ""}], "widgets": [
-        _w("stat", "Requests/s", "http_request_rate", "last", 0, 0, 6, 5),
+        _w("stat", "Requests/s", "http_request_rate", "last", 0, 0, 6, 5, options=SUM),
         _w("stat", "p95 latency", "http_request_duration_p95_ms", "last", 6, 0, 6, 5, thresholds=_bands(300, 1000),
            options={"unit": "ms"}),
         _w("stat", "Error rate", "http_error_rate", "last", 12, 0, 6, 5, thresholds=_bands(1, 5), options=PCT),
@@ -366,9 +367,9 @@ DEFAULT_DASHBOARDS: dict[str, dict[str, Any]] = {
         _w("alert-list", "Firing alerts", "", "last", 12, 12, 12, 7),
     ]},
     "database": {"title": "Database", "variables": [], "widgets": [
-        _w("stat", "Connections", "pg_connections", "last", 0, 0, 6, 5),
+        _w("stat", "Connections", "pg_connections", "last", 0, 0, 6, 5, options=SUM),
         _w("gauge", "Cache hit ratio", "pg_cache_hit_ratio", "last", 6, 0, 6, 5, options=PCT),
-        _w("stat", "Commits/s", "pg_commits_total", "rate", 12, 0, 6, 5),
+        _w("stat", "Commits/s", "pg_commits_total", "rate", 12, 0, 6, 5, options=SUM),
         _w("stat", "Database size", "pg_database_size_bytes", "last", 18, 0, 6, 5, options={"unit": "B"}),
         _w("timeseries", "Connections by state", "pg_connections", "avg", 0, 5, 12, 7),
         _w("timeseries", "Longest query (s)", "pg_longest_query_seconds", "max", 12, 5, 12, 7),
@@ -386,7 +387,7 @@ DEFAULT_DASHBOARDS: dict[str, dict[str, Any]] = {
     "celery": {"title": "Celery", "variables": [{"name": "task", "default": ""}], "widgets": [
         _w("stat", "Queue depth", "celery_queue_depth", "last", 0, 0, 8, 5, thresholds=_bands(100, 1000)),
         _w("stat", "Workers", "celery_workers", "last", 8, 0, 8, 5),
-        _w("stat", "Tasks/s", "celery_tasks_total", "rate", 16, 0, 8, 5),
+        _w("stat", "Tasks/s", "celery_tasks_total", "rate", 16, 0, 8, 5, options=SUM),
         _w("timeseries", "Queue depth", "celery_queue_depth", "avg", 0, 5, 12, 7),
         _w("timeseries", "Task runtime (ms)", "celery_task_runtime_ms", "avg", 12, 5, 12, 7),
         _w("table", "Failures by task", "celery_task_failures_total", "last", 0, 12, 12, 6, options={"label": "task"}),

@@ -187,9 +187,22 @@
 
   // Stat with sparkline -----------------------------------------------------------------------
   class Stat extends TimeSeries {
+    // Several series (routes, sources, states) make one number: their sum when the widget says
+    // so (rates, connections), otherwise the worst (highest) — and the busiest line as sparkline.
+    current() {
+      const lasts = [];
+      let points = [];
+      for (const series of this.series) {
+        const pts = series.points.filter((p) => p[1] !== null);
+        if (pts.length) lasts.push(pts[pts.length - 1][1]);
+        if (pts.length > points.length) points = pts;
+      }
+      const last = !lasts.length ? null
+        : this.config.options.combine === "sum" ? lasts.reduce((a, b) => a + b, 0) : Math.max(...lasts);
+      return { last, points };
+    }
     draw() {
-      const points = (this.series[0] || { points: [] }).points.filter((p) => p[1] !== null);
-      const last = points.length ? points[points.length - 1][1] : null;
+      const { last, points } = this.current();
       this.body.replaceChildren();
       const value = document.createElement("output");
       value.className = "stat-value " + levelFor(last, this.config.thresholds);
@@ -218,8 +231,7 @@
   // Gauge -----------------------------------------------------------------------------------
   class Gauge extends Stat {
     draw() {
-      const points = (this.series[0] || { points: [] }).points.filter((p) => p[1] !== null);
-      const last = points.length ? points[points.length - 1][1] : null;
+      const { last } = this.current();
       const max = Number(this.config.options.max) || Math.max(100, ...(this.config.thresholds || []).map((t) => t.value));
       const frac = last === null ? 0 : Math.max(0, Math.min(1, last / max));
       const ns = "http://www.w3.org/2000/svg";
