@@ -144,7 +144,14 @@ CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for the
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:"}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
+    # An unacknowledged task (its worker died) is handed to another worker after this long.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # Look for such abandoned tasks every few seconds, each look a real scan.
+    "unacked_restore_interval": min(10, max(1, env.int("CELERY_VISIBILITY_TIMEOUT", default=3600) // 3)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_KEY_PREFIX}"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
