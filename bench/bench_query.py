@@ -1,0 +1,83 @@
+"""Query latency: one series over 30 days at 1-minute resolution (rollups), and 24 h of 1-second
+raw samples downsampled to ≤2,000 points. Anchor: a plain scan of the same rows in SQL."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+
+from bench.common import Result
+from monitoring import services
+
+RUNS = 9
+
+
+def _median_ms(fn: Any) -> float:
+    timings = []
+    for _ in range(RUNS):
+        began = time.perf_counter()
+        fn()
+        timings.append((time.perf_counter() - began) * 1000)
+    return statistics.median(timings)
+
+
+def _scan_ms(table: str, time_col: str, sid: int, start: datetime, end: datetime) -> float:
+    def scan() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM {table} WHERE series_id = %s AND {time_col} >= %s AND {time_col} < %s",  # noqa: S608
+                [sid, start, end],
+            )
+            cursor.fetchone()
+
+    return _median_ms(scan)
+
+
+def run(args: Any) -> list[Result]:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    services.record_samples([("bench_query_month", {}, now.timestamp() - 3600, 1.0)])
+    services.record_samples([("bench_query_day", {}, now.timestamp() - 3600, 1.0)])
+    month = services.series_matching("bench_query_month").get()
+    day = services.series_matching("bench_query_day").get()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM monitoring_rollup_1m WHERE series_id = %s", [month.id])
+        cursor.execute(
+            "INSERT INTO monitoring_rollup_1m (series_id, bucket, count, sum, min, max, last, sketch) "
+            "SELECT %s, b, 60, 60 * random(), 0, 1, random(), '{\"p0\": 60}'::jsonb "
+            "FROM generate_series(%s::timestamptz, %s::timestamptz, interval '1 minute') AS b",
+            [month.id, now - timedelta(days=30), now - timedelta(minutes=1)],
+        )
+    seconds = 3600 if args.quick else 86400
+    start = now.timestamp() - seconds
+    services.record_samples(("bench_query_day", {}, start + i, float(i % 100)) for i in range(seconds))
+
+    month_range = (now - timedelta(days=30), now)
+    day_range = (datetime.fromtimestamp(start, UTC), now)
+    month_ms = _median_ms(lambda: services.query("bench_query_month", {}, *month_range, agg="avg"))
+    day_ms = _median_ms(lambda: services.query("bench_query_day", {}, *day_range, agg="avg"))
+    points = len(services.query("bench_query_day", {}, *day_range, agg="avg")[0]["points"])
+    return [
+        Result(
+            "1 series x 30 days at 1 min (1-minute rollups)",
+            month_ms,
+            "ms",
+            "SQL count(*) of the same rows",
+            _scan_ms("monitoring_rollup_1m", "bucket", month.id, *month_range),
+            goal="≤100 ms",
+            met=month_ms <= 100,
+        ),
+        Result(
+            f"1 series x {seconds // 3600} h of 1-s raw samples, downsampled",
+            day_ms,
+            "ms",
+            "SQL count(*) of the same rows",
+            _scan_ms("monitoring_sample", "ts", day.id, *day_range),
+            goal="≤150 ms",
+            met=day_ms <= 150,
+            notes=f"{points} points returned",
+        ),
+    ]
