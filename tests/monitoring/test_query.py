@@ -18,7 +18,7 @@ def put(metric: str, points: list[tuple[float, float]], **labels: str) -> None:
 
 
 def test_query_buckets_raw_samples_by_step_and_aggregation(api_as, viewer):
-    base = (int(time.time()) // 60 - 30) * 60
+    base = (int(time.time()) // 3600 - 1) * 3600  # aligned, so buckets of 60/120 s line up
     put("cpu", [(base + i, float(i)) for i in range(120)], host="a")
     put("cpu", [(base + i, 100.0) for i in range(120)], host="b")
     api = api_as(viewer)
@@ -46,7 +46,7 @@ def test_query_buckets_raw_samples_by_step_and_aggregation(api_as, viewer):
 
 
 def test_rate_turns_a_counter_into_per_second_values(api_as, viewer):
-    base = (int(time.time()) // 60 - 30) * 60
+    base = (int(time.time()) // 3600 - 1) * 3600  # aligned, so buckets of 60/120 s line up
     put("requests_total", [(base + i, 10.0 * i) for i in range(61)])
     response = api_as(viewer).get(
         "/api/v1/query/", {"metric": "requests_total", "from": base, "to": base + 60, "step": 60, "agg": "rate"}
@@ -96,18 +96,17 @@ def test_rollups_equal_aggregates_computed_from_raw():
 
 def test_queries_over_rollup_tiers_match_raw_aggregates():
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    start = now - timedelta(minutes=30)
+    start = datetime.fromtimestamp((int(now.timestamp()) // 1800 - 1) * 1800, UTC)  # one aligned half hour
+    end = start + timedelta(minutes=30)
     put("mem", [(start.timestamp() + i, float(i % 60)) for i in range(30 * 60)])
     rollups.rollup_minutes(now)
-    points = services._bucketed(
-        "1m", list(services.series_matching("mem").values_list("id", flat=True)), start, now, 1800, "avg"
-    )
-    ((_, value),) = next(iter(points.values()))
+    ids = list(services.series_matching("mem").values_list("id", flat=True))
+    ((_, value),) = next(iter(services._bucketed("1m", ids, start, end, 1800, "avg").values()))
     assert value == pytest.approx(29.5)
-    quantile = services._bucketed(
-        "1m", list(services.series_matching("mem").values_list("id", flat=True)), start, now, 1800, "p50"
-    )
-    assert next(iter(quantile.values()))[0][1] == pytest.approx(29.5, rel=0.05)
+    ((_, median),) = next(iter(services._bucketed("1m", ids, start, end, 1800, "p50").values()))
+    assert median == pytest.approx(29.5, rel=0.05)
+    ((_, highest),) = next(iter(services._bucketed("1m", ids, start, end, 1800, "max").values()))
+    assert highest == 59.0
 
 
 def test_retention_drops_whole_old_partitions(settings):
