@@ -29,9 +29,17 @@ def check_database() -> dict[str, Any]:
     try:
         with psycopg.connect(**params) as conn:
             conn.execute("SELECT 1")
+            latency = _elapsed_ms(started)
+            statements = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'")
+            has_statements = statements.fetchone()[0] == 1
     except Exception as exc:
         return {"status": "down", "error": type(exc).__name__}
-    return {"status": "up", "latency_ms": _elapsed_ms(started)}
+    # Slow-statement metrics need the extension; say so rather than fail.
+    return {
+        "status": "up",
+        "latency_ms": latency,
+        "pg_stat_statements": "available" if has_statements else "unavailable",
+    }
 
 
 def check_redis() -> dict[str, Any]:

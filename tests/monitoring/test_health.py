@@ -115,3 +115,24 @@ def test_readyz_follows_a_real_redis_going_down_and_coming_back(client, settings
     finally:
         server.stop()
         get_redis.cache_clear()
+
+
+def test_readyz_says_whether_slow_statement_metrics_are_available(client):
+    database = client.get("/readyz").json()["database"]
+    assert database["pg_stat_statements"] in ("available", "unavailable")
+
+
+def test_admins_switch_collection_per_metric_and_family_in_the_admin(client, owner):
+    from monitoring.models import Collector, Metric
+
+    client.force_login(owner)
+    metric = Metric.objects.create(name="system_cpu_percent")
+    response = client.post(
+        "/admin/monitoring/metric/", {"action": "disable", "_selected_action": [metric.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    metric.refresh_from_db()
+    assert metric.enabled is False
+    for page in ("metric", "series", "collector", "dailysummary"):
+        assert client.get(f"/admin/monitoring/{page}/").status_code == 200
+    assert Collector.objects.filter(family="system", enabled=True).exists()
