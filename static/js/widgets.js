@@ -128,7 +128,11 @@
       const opts = {
         width: Math.max(120, this.body.clientWidth), height: Math.max(60, this.body.clientHeight - 28),
         series, legend: { show: all.length <= 6 },
-        scales: { x: { time: true } },
+        // The x axis shows the whole picked range (sliding forward as live points arrive).
+        scales: { x: { time: true, range: (u, dmin, dmax) => {
+          const length = self.span.to - self.span.from, high = Math.max(self.span.to, dmax || 0);
+          return [high - length, high];
+        } } },
         axes: [
           { stroke: css("--muted"), grid: { stroke: css("--border") } },
           { stroke: css("--muted"), grid: { stroke: css("--border") }, values: (u, vals) => vals.map((v) => fmt(v)) },
