@@ -32,6 +32,10 @@ class MetricAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
     actions = ["enable", "disable"]
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Running processes cache series ids; retention, not deletion, removes data.
+        return False
+
     @admin.action(description="Turn collection on")
     def enable(self, request: HttpRequest, queryset) -> None:
         queryset.update(enabled=True)
@@ -48,6 +52,9 @@ class SeriesAdmin(admin.ModelAdmin):
     search_fields = ["metric__name", "labels_key"]
     list_select_related = ["metric"]
     readonly_fields = ["metric", "labels", "labels_key", "created_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(Collector)

@@ -227,8 +227,7 @@ def celery_medium() -> list[Row]:
 
     client = get_redis()
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
-    rows: list[Row] = [("celery_queue_depth", {"queue": queue}, client.llen(f"{prefix}{queue}"))]
+    rows: list[Row] = [("celery_queue_depth", {"queue": queue}, client.llen(queue))]
     try:
         replies = app.control.ping(timeout=0.5)
     except Exception:  # the broker is down: no workers answer

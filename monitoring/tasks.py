@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +33,10 @@ def _schedule() -> dict[str, dict[str, Any]]:
             "options": {"expires": seconds * 2},
         }
         for tier, seconds in tiers.items()
+    }
+    schedule["restore-unacked"] = {
+        "task": "monitoring.tasks.restore_unacked",
+        "schedule": float(os.environ.get("RESTORE_UNACKED_SECONDS", "30")),
     }
     schedule["rollup-minutes"] = {"task": "monitoring.tasks.rollup_minutes", "schedule": 30.0}
     schedule["rollup-hours"] = {"task": "monitoring.tasks.rollup_hours", "schedule": 600.0}
@@ -84,6 +89,18 @@ def daily_summary() -> int:
 
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
     return rollups.summarize_day(yesterday) + rollups.summarize_day(yesterday + timedelta(days=1))
+
+
+@shared_task(ignore_result=True)
+def restore_unacked() -> None:
+    """Requeue tasks whose worker died (SIGKILL, OOM) once their visibility timeout passed.
+
+    Kombu only sweeps for them from an event loop, which the threads pool does not run.
+    """
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.qos.restore_visible(num=1000, interval=1)
 
 
 @shared_task(ignore_result=True)

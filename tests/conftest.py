@@ -26,6 +26,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS = BASE_DIR / "test-artifacts"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> None:
+    """Series ids and partitions cached by an earlier test may belong to rolled-back rows."""
+    from monitoring import services
+
+    services.series_cache.clear()
+    services._known_partitions.clear()
+
+
 # Users and clients ---------------------------------------------------------------------------
 
 

@@ -143,14 +143,19 @@ CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for the
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Every Celery key and exchange carries REDIS_KEY_PREFIX, so installations (and test runs)
+# sharing one Redis stay apart. Not kombu's global_keyprefix: with it, restoring a dead
+# worker's unacknowledged task reads the unprefixed key and drops the task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
+    "unacked_key": f"{REDIS_KEY_PREFIX}:celery:unacked",
+    "unacked_index_key": f"{REDIS_KEY_PREFIX}:celery:unacked_index",
+    "unacked_mutex_key": f"{REDIS_KEY_PREFIX}:celery:unacked_mutex",
     # An unacknowledged task (its worker died) is handed to another worker after this long.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-    # Look for such abandoned tasks every few seconds, each look a real scan.
-    "unacked_restore_interval": min(10, max(1, env.int("CELERY_VISIBILITY_TIMEOUT", default=3600) // 3)),
     "unacked_restore_throttle": 1,
 }
+CELERY_CONTROL_EXCHANGE = f"{REDIS_KEY_PREFIX}.control"
+CELERY_EVENT_EXCHANGE = f"{REDIS_KEY_PREFIX}.events"
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_KEY_PREFIX}"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from monitoring.tasks import ingest_batch
-from tests.conftest import start_worker, wait_until
+from tests.conftest import start_beat, start_worker, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -21,8 +21,8 @@ def stored_count() -> int:
         return cursor.fetchone()[0]
 
 
-def test_a_worker_killed_mid_batch_loses_no_queued_sample():
-    env = {"CELERY_VISIBILITY_TIMEOUT": "3"}
+def test_a_worker_killed_mid_batch_loses_no_queued_sample(tmp_path):
+    env = {"CELERY_VISIBILITY_TIMEOUT": "3", "RESTORE_UNACKED_SECONDS": "1"}
     start = time.time() - 3000
     batches = [
         [{"metric": "durable", "labels": {"b": str(b)}, "value": i, "ts": start + i} for i in range(2000)]
@@ -40,11 +40,13 @@ def test_a_worker_killed_mid_batch_loses_no_queued_sample():
     finally:
         worker.stop()
     # The dead worker's unacknowledged tasks become visible again after the visibility timeout;
-    # the next worker to start hands them out.
-    time.sleep(4)
+    # beat's restore task puts them back in the queue for the surviving worker.
     survivor = start_worker("survivor", **env)
+    beat = start_beat(tmp_path, **env)
     try:
         wait_until(lambda: stored_count() == 80_000, timeout=90, interval=0.5)
+        time.sleep(2)  # nothing more arrives: no batch was stored twice
     finally:
         survivor.stop()
+        beat.stop()
     assert stored_count() == 80_000  # every batch stored exactly once, none lost, none doubled
