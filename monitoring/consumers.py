@@ -1,21 +1,58 @@
-"""The `/ws/metrics/` stream (see docs/stream-protocol.md)."""
+"""The `/ws/metrics/` stream (see docs/stream-protocol.md).
+
+The consumer forwards; it computes nothing. Producers publish once per batch through
+``lib.realtime``; every frame a socket receives carries that socket's sequence number.
+"""
 
 from __future__ import annotations
 
-import json
+import time
 from typing import Any
 
+import orjson
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from lib.realtime import topic_group
+from accounts.choices import Role
+from accounts.roles import has_role
+from lib.realtime import last_payloads, topic_group, watch_series
 from monitoring import health
 
 CLOSE_UNAUTHENTICATED = 4401
-TOPICS = {
-    "system-metrics", "database-metrics", "cache-metrics", "network-metrics", "basic-metrics",
-    "alert", "loadtest-progress",
-}  # fmt: skip
+CLOSE_FLOOD = 4429
+MAX_FRAME_BYTES = 16 * 1024
+MAX_TOPICS = 100
+RATE_PER_SECOND = 20.0  # client messages; bursts up to RATE_BURST
+RATE_BURST = 40.0
+FLOOD_STRIKES = 20  # refused messages before the socket is closed
+STATUS_TTL = 2.0
+
+# The stream's topics and the role that may read each (series:<metric>{…} needs viewer).
+TOPIC_ROLES: dict[str, Role] = {
+    "system-metrics": Role.VIEWER,
+    "database-metrics": Role.VIEWER,
+    "cache-metrics": Role.VIEWER,
+    "network-metrics": Role.VIEWER,
+    "basic-metrics": Role.VIEWER,
+    "alert": Role.VIEWER,
+    "loadtest-progress": Role.VIEWER,
+}
+
+_status_cache: dict[str, Any] = {"at": 0.0, "value": None}
+
+
+def _component_status() -> dict[str, Any]:
+    """Component states, shared by every socket of this process for a couple of seconds."""
+    if _status_cache["value"] is None or time.monotonic() - _status_cache["at"] > STATUS_TTL:
+        _status_cache["value"] = health.component_status()
+        _status_cache["at"] = time.monotonic()
+    return _status_cache["value"]
+
+
+def role_for_topic(topic: str) -> Role | None:
+    if topic.startswith("series:") and len(topic) > 7:
+        return Role.VIEWER
+    return TOPIC_ROLES.get(topic)
 
 
 class MetricsConsumer(AsyncWebsocketConsumer):
@@ -29,42 +66,127 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             return
         self.seq = 0
         self.topics: set[str] = set()
+        self.allowance = RATE_BURST
+        self.checked = time.monotonic()
+        self.strikes = 0
         await self.accept()
-        components = await sync_to_async(health.component_status)()
-        await self.send_json({"type": "initialData", "components": components})
+        import platform
+        import socket
+
+        components = await sync_to_async(_component_status)()
+        await self.send_json(
+            {
+                "type": "initialData",
+                "host": {"hostname": socket.gethostname(), "platform": platform.platform()},
+                "components": components,
+                "topics": sorted(TOPIC_ROLES),
+            }
+        )
 
     async def disconnect(self, code: int) -> None:
         for topic in getattr(self, "topics", set()):
-            await self.channel_layer.group_discard(topic_group(topic), self.channel_name)
+            await self._leave(topic)
+
+    async def _leave(self, topic: str) -> None:
+        await self.channel_layer.group_discard(topic_group(topic), self.channel_name)
+        if topic.startswith("series:"):
+            await sync_to_async(watch_series)(topic, -1)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Stream frames touch no database: skip Channels' per-message connection cleanup (a
+        # thread hop per delivered frame).
+        if message["type"] == "stream.message":
+            await self.stream_message(message)
+            return
+        await super().dispatch(message)
 
     async def send_json(self, message: dict[str, Any]) -> None:
         self.seq += 1
-        await self.send(text_data=json.dumps({**message, "seq": self.seq}))
+        message["seq"] = self.seq
+        await self.send(text_data=orjson.dumps(message).decode())
+
+    async def error(self, reason: str, **extra: Any) -> None:
+        await self.send_json({"type": "error", "reason": reason, **extra})
+
+    def _allowed(self) -> bool:
+        now = time.monotonic()
+        self.allowance = min(RATE_BURST, self.allowance + (now - self.checked) * RATE_PER_SECOND)
+        self.checked = now
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            message = json.loads(text_data or "")
-        except ValueError:
-            await self.send_json({"type": "error", "reason": "frame is not JSON"})
+        if not self._allowed():
+            self.strikes += 1
+            if self.strikes >= FLOOD_STRIKES:
+                await self.close(code=CLOSE_FLOOD)
+            elif self.strikes == 1:
+                await self.error("rate limited: slow down")
             return
-        if not isinstance(message, dict) or message.get("type") not in ("subscribe", "unsubscribe"):
-            await self.send_json({"type": "error", "reason": "unknown message type"})
+        raw = text_data if text_data is not None else (bytes_data or b"").decode(errors="replace")
+        if len(raw) > MAX_FRAME_BYTES:
+            await self.error(f"frame larger than {MAX_FRAME_BYTES} bytes")
+            return
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            await self.error("frame is not JSON")
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+            return
+        if kind not in ("subscribe", "unsubscribe"):
+            await self.error("unknown message type (use subscribe, unsubscribe or ping)")
             return
         topics = message.get("topics")
-        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-            await self.send_json({"type": "error", "reason": "topics must be a list of strings"})
+        if not isinstance(topics, list) or not all(isinstance(t, str) and len(t) <= 300 for t in topics):
+            await self.error("topics must be a list of strings")
             return
+        if kind == "subscribe":
+            await self._subscribe(topics, message.get("last_seq"))
+        else:
+            for topic in topics:
+                if topic in self.topics:
+                    await self._leave(topic)
+                    self.topics.discard(topic)
+            await self.send_json({"type": "unsubscribed", "topics": sorted(self.topics)})
+
+    async def _subscribe(self, topics: list[str], last_seq: Any) -> None:
+        user = self.scope["user"]
+        added: list[str] = []
         for topic in topics:
-            if topic not in TOPICS and not topic.startswith("series:"):
-                await self.send_json({"type": "error", "reason": f"unknown topic {topic!r}"})
+            needed = role_for_topic(topic)
+            if needed is None:
+                await self.error(f"unknown topic {topic!r}", topic=topic)
                 continue
-            if message["type"] == "subscribe":
-                await self.channel_layer.group_add(topic_group(topic), self.channel_name)
-                self.topics.add(topic)
-            else:
-                await self.channel_layer.group_discard(topic_group(topic), self.channel_name)
-                self.topics.discard(topic)
+            if not await sync_to_async(has_role)(user, needed):
+                await self.error(f"your role may not read {topic!r}", topic=topic)
+                continue
+            if topic in self.topics:
+                continue
+            if len(self.topics) >= MAX_TOPICS:
+                await self.error(f"at most {MAX_TOPICS} topics per connection", topic=topic)
+                break
+            await self.channel_layer.group_add(topic_group(topic), self.channel_name)
+            if topic.startswith("series:"):
+                await sync_to_async(watch_series)(topic, 1)
+            self.topics.add(topic)
+            added.append(topic)
         await self.send_json({"type": "subscribed", "topics": sorted(self.topics)})
+        if isinstance(last_seq, int) and last_seq > 0:
+            # A reconnecting client: frames sent to its old socket cannot be replayed, so it
+            # reloads its window; the latest values follow at once.
+            await self.send_json({"type": "resync", "last_seq": last_seq})
+        for topic, payload in (await sync_to_async(last_payloads)(added)).items():
+            await self.send_json({"type": _type_of(topic), "topic": topic, "replayed": True, **payload})
 
     async def stream_message(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": event["topic"].split(":")[0], "topic": event["topic"], **event["payload"]})
+        topic = event["topic"]
+        await self.send_json({"type": _type_of(topic), "topic": topic, **event["payload"]})
+
+
+def _type_of(topic: str) -> str:
+    return "series" if topic.startswith("series:") else topic

@@ -1,0 +1,170 @@
+"""The live stream end to end: real ASGI app, real Redis channel layer, real Celery worker."""
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from accounts.models import ApiToken
+from config.asgi import application
+from lib.realtime import broadcast, publish_samples, series_topic
+from tests.conftest import start_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = [(b"origin", b"http://localhost")]
+
+
+async def connect(raw_token: str) -> WebsocketCommunicator:
+    socket = WebsocketCommunicator(application, f"/ws/metrics/?token={raw_token}", headers=ORIGIN)
+    connected, _ = await socket.connect()
+    assert connected
+    hello = await socket.receive_json_from(timeout=10)
+    assert hello["type"] == "initialData" and hello["seq"] == 1 and "database" in hello["components"]
+    return socket
+
+
+async def subscribe(socket: WebsocketCommunicator, *topics: str, **extra) -> dict:
+    await socket.send_json_to({"type": "subscribe", "topics": list(topics), **extra})
+    while True:
+        reply = await socket.receive_json_from(timeout=10)
+        if reply["type"] == "subscribed":
+            return reply
+
+
+async def drain(socket: WebsocketCommunicator) -> list[dict]:
+    frames = []
+    while not await socket.receive_nothing(timeout=0.3):
+        frames.append(await socket.receive_json_from())
+    return frames
+
+
+@pytest.fixture
+def token(viewer):
+    return ApiToken.issue(viewer)[1]
+
+
+def test_each_client_receives_only_its_topics_in_sequence(token):
+    async def scenario():
+        cpu = await connect(token)
+        cache = await connect(token)
+        await subscribe(cpu, "system-metrics")
+        await subscribe(cache, "cache-metrics")
+        await drain(cpu)
+        await drain(cache)
+        for i in range(20):
+            await sync_to_async(broadcast)(
+                "system-metrics", {"ts": i, "samples": [{"metric": "m", "labels": {}, "value": i}]}
+            )
+        frames = [await cpu.receive_json_from(timeout=5) for _ in range(20)]
+        assert [f["samples"][0]["value"] for f in frames] == list(range(20))  # order kept
+        seqs = [f["seq"] for f in frames]
+        assert seqs == list(range(seqs[0], seqs[0] + 20))  # no gaps
+        assert all(f["type"] == "system-metrics" for f in frames)
+        assert await cache.receive_nothing(timeout=0.5)  # not subscribed: nothing
+        await cpu.disconnect()
+        await cache.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_a_new_subscriber_gets_the_latest_value_at_once_and_a_reconnect_gets_resync(token):
+    async def scenario():
+        await sync_to_async(broadcast)(
+            "network-metrics", {"ts": 1, "samples": [{"metric": "r", "labels": {}, "value": 7}]}
+        )
+        socket = await connect(token)
+        await subscribe(socket, "network-metrics", last_seq=41)
+        frames = await drain(socket)
+        assert frames[0] == {"type": "resync", "last_seq": 41, "seq": frames[0]["seq"]}
+        assert frames[1]["replayed"] is True and frames[1]["samples"][0]["value"] == 7
+        await socket.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_single_series_topics_carry_points_only_for_watched_series(token):
+    async def scenario():
+        socket = await connect(token)
+        topic = series_topic("latency_ms", {"host": "a"})
+        await subscribe(socket, topic)
+        await drain(socket)
+        samples = [
+            {"metric": "latency_ms", "labels": {"host": "a"}, "value": 1.5},
+            {"metric": "latency_ms", "labels": {"host": "b"}, "value": 9.0},
+        ]
+        await sync_to_async(publish_samples)("basic-metrics", time.time(), samples)
+        frame = await socket.receive_json_from(timeout=5)
+        assert frame["type"] == "series" and frame["topic"] == topic and frame["points"][0][1] == 1.5
+        assert await socket.receive_nothing(timeout=0.5)
+        await socket.send_json_to({"type": "unsubscribe", "topics": [topic]})
+        assert (await socket.receive_json_from(timeout=5))["topics"] == []
+        await socket.disconnect()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        ("not json", "not JSON"),
+        ('{"type": "dance"}', "unknown message type"),
+        ('{"type": "subscribe", "topics": "system-metrics"}', "list of strings"),
+        ('{"type": "subscribe", "topics": ["no-such-topic"]}', "unknown topic"),
+        ('["subscribe"]', "unknown message type"),
+        ('{"type": "subscribe", "topics": ["' + "x" * 20000 + '"]}', "larger than"),
+    ],
+)
+def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(token, frame, reason):
+    async def scenario():
+        socket = await connect(token)
+        await socket.send_to(text_data=frame)
+        error = await socket.receive_json_from(timeout=5)
+        assert error["type"] == "error" and reason in error["reason"]
+        await socket.send_json_to({"type": "ping"})
+        kinds = [f["type"] for f in await drain(socket)]
+        assert kinds[-1] == "pong"  # still open and answering
+        await socket.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_a_flood_is_throttled_then_closed(token):
+    async def scenario():
+        socket = await connect(token)
+        for _ in range(200):
+            await socket.send_json_to({"type": "ping"})
+        frames, closed = [], None
+        for _ in range(200):
+            output = await socket.receive_output(timeout=5)
+            if output["type"] == "websocket.close":
+                closed = output["code"]
+                break
+            frames.append(output)
+        assert closed == 4429
+        assert any("rate limited" in f.get("text", "") for f in frames)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.slow
+def test_a_real_worker_collection_reaches_a_real_socket_through_redis(token):
+    from monitoring.tasks import collect
+
+    async def scenario():
+        socket = await connect(token)
+        await subscribe(socket, "system-metrics")
+        await drain(socket)
+        await sync_to_async(collect.delay)("fast")
+        frame = await socket.receive_json_from(timeout=30)
+        assert frame["type"] == "system-metrics"
+        names = {s["metric"] for s in frame["samples"]}
+        assert "system_cpu_percent" in names and "system_memory_used_percent" in names
+        await socket.disconnect()
+
+    worker = start_worker("stream-worker")
+    try:
+        asyncio.run(scenario())
+    finally:
+        worker.stop()
