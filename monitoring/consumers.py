@@ -6,6 +6,7 @@ The consumer forwards; it computes nothing. Producers publish once per batch thr
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -13,8 +14,8 @@ import orjson
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from accounts.choices import Role
-from accounts.roles import has_role
+from accounts.choices import ROLE_RANK, Role
+from accounts.roles import role_of
 from lib.realtime import last_payloads, topic_group, watch_series
 from monitoring import health
 
@@ -39,13 +40,25 @@ TOPIC_ROLES: dict[str, Role] = {
 }
 
 _status_cache: dict[str, Any] = {"at": 0.0, "value": None}
+_status_lock = threading.Lock()
 
 
 def _component_status() -> dict[str, Any]:
-    """Component states, shared by every socket of this process for a couple of seconds."""
-    if _status_cache["value"] is None or time.monotonic() - _status_cache["at"] > STATUS_TTL:
+    """Component states, shared by every socket of this process for a couple of seconds.
+
+    Probing takes up to a second when a dependency is down; one thread probes while the
+    others reuse the last answer.
+    """
+    fresh = time.monotonic() - _status_cache["at"] <= STATUS_TTL
+    if _status_cache["value"] is not None and (fresh or not _status_lock.acquire(blocking=False)):
+        return _status_cache["value"]
+    if _status_cache["value"] is None:
+        _status_lock.acquire()
+    try:
         _status_cache["value"] = health.component_status()
         _status_cache["at"] = time.monotonic()
+    finally:
+        _status_lock.release()
     return _status_cache["value"]
 
 
@@ -69,11 +82,13 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         self.allowance = RATE_BURST
         self.checked = time.monotonic()
         self.strikes = 0
+        self.role = await sync_to_async(role_of)(user)  # once per socket, not per subscribe
         await self.accept()
         import platform
         import socket
 
-        components = await sync_to_async(_component_status)()
+        # Off the shared sync thread: a slow probe must not hold up other sockets' work.
+        components = await sync_to_async(_component_status, thread_sensitive=False)()
         await self.send_json(
             {
                 "type": "initialData",
@@ -155,14 +170,13 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.send_json({"type": "unsubscribed", "topics": sorted(self.topics)})
 
     async def _subscribe(self, topics: list[str], last_seq: Any) -> None:
-        user = self.scope["user"]
         added: list[str] = []
         for topic in topics:
             needed = role_for_topic(topic)
             if needed is None:
                 await self.error(f"unknown topic {topic!r}", topic=topic)
                 continue
-            if not await sync_to_async(has_role)(user, needed):
+            if ROLE_RANK[self.role] < ROLE_RANK[needed]:
                 await self.error(f"your role may not read {topic!r}", topic=topic)
                 continue
             if topic in self.topics:

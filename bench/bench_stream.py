@@ -1,0 +1,166 @@
+"""Stream fan-out: publish→receive latency and loss with many authenticated clients.
+
+Ours: daphne process(es) running Seismo, clients authenticated by token and subscribed to one
+topic, one broadcast per second through ``lib.realtime.broadcast``. Anchor: a bare Channels app
+(one consumer in one group, RedisChannelLayer defaults) under the same daphne, same clients,
+same publish rate, in the same run. Clients run in a separate process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Result
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_port(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def _server(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = open(BASE_DIR / "var" / "bench-stream-server.log", "ab")  # noqa: SIM115 (child keeps it)
+    return subprocess.Popen(
+        argv, cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _run_clients(url: str, clients: int, seconds: int, topic: str | None, publish: Any) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "bench.stream_clients", url, str(clients), str(seconds)]
+    if topic:
+        argv.append(topic)
+    proc = subprocess.Popen(argv, cwd=BASE_DIR, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "READY":
+        proc.kill()
+        raise RuntimeError(f"clients did not connect: {line!r}")
+    for _ in range(seconds):
+        publish()
+        time.sleep(1.0)
+    out, _ = proc.communicate(timeout=120)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _summary(name: str, data: dict[str, Any], clients: int, ticks: int, goal_p99: float | None, anchor: Any) -> Result:
+    latencies = sorted(data["latencies_ms"])
+    expected = clients * ticks
+    lost = expected - len(latencies)
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    p99 = latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan")
+    anchor_p99 = None
+    if anchor is not None and anchor["latencies_ms"]:
+        sorted_anchor = sorted(anchor["latencies_ms"])
+        anchor_p99 = sorted_anchor[int(0.99 * (len(sorted_anchor) - 1))]
+    return Result(
+        name,
+        p99,
+        "ms p99",
+        "bare Channels (RedisChannelLayer defaults)" if anchor is not None else "",
+        anchor_p99,
+        goal=f"p99 ≤{goal_p99:.0f} ms, 0 lost" if goal_p99 else "",
+        met=(p99 <= goal_p99 and lost <= 0) if goal_p99 else None,
+        notes=f"p50 {p50:.0f} ms; {len(latencies):,}/{expected:,} frames; lost {max(lost, 0):,}",
+    )
+
+
+def run(args: Any) -> list[Result]:
+    from django.contrib.auth.models import User
+
+    from accounts.models import ApiToken
+    from lib.realtime import broadcast
+
+    clients, seconds = (100, 5) if args.quick else (1000, 20)
+    user, _ = User.objects.get_or_create(username="bench-stream", defaults={"is_superuser": True})
+    _, token = ApiToken.issue(user, name="bench-stream")
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+
+    def publish() -> None:
+        broadcast("basic-metrics", {"sent_at": time.time(), "ts": time.time(), "samples": []})
+
+    results = []
+    # Anchor: the bare Channels app under one daphne.
+    from django.conf import settings
+
+    anchor_port = _free_port()
+    anchor = _server(
+        [sys.executable, "-m", "daphne", "-p", str(anchor_port), "bench.stream_anchor:application"],
+        {"ANCHOR_REDIS_URL": settings.REDIS_URL, "DJANGO_SETTINGS_MODULE": ""},
+    )
+    try:
+        _wait_port(anchor_port)
+        from channels_redis.core import RedisChannelLayer
+
+        layer = RedisChannelLayer(hosts=[settings.REDIS_URL], prefix="bench-anchor")
+
+        def anchor_publish() -> None:
+            text = json.dumps({"sent_at": time.time()})
+            asyncio.run(layer.group_send("bench", {"type": "bench.message", "text": text}))
+
+        anchor_data = _run_clients(f"ws://127.0.0.1:{anchor_port}/ws/", clients, seconds, None, anchor_publish)
+    finally:
+        _stop(anchor)
+
+    for processes, count, goal in ((1, clients, 150.0), (2, clients * 2, 400.0)):
+        port = _free_port()
+        web = _server(
+            [sys.executable, "-m", "config.launcher", "web"],
+            {**env, "PORT": str(port), "WEB_CONCURRENCY": str(processes)},
+        )
+        try:
+            _wait_port(port)
+            url = f"ws://127.0.0.1:{port}/ws/metrics/?token={token}"
+            data = _run_clients(url, count, seconds, "basic-metrics", publish)
+        finally:
+            _stop(web)
+        results.append(
+            _summary(
+                f"{count:,} clients, {processes} daphne process(es), 1 update/s for {seconds} s",
+                data,
+                count,
+                seconds,
+                goal if not args.quick else None,
+                anchor_data if processes == 1 else None,
+            )
+        )
+    results.append(
+        _summary(f"anchor: bare Channels, {clients:,} clients, 1 daphne", anchor_data, clients, seconds, None, None)
+    )
+    return results
