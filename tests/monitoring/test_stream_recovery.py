@@ -1,0 +1,66 @@
+"""The browser's stream client recovers by itself when the server restarts (real Chromium,
+real daphne restarted on the same port)."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from lib.realtime import broadcast
+from tests.conftest import ARTIFACTS, free_port, start_daphne, wait_until
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
+]
+
+
+def test_the_page_reconnects_resubscribes_and_shows_the_state_after_a_server_restart(viewer):
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    server = start_daphne(port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{base}/accounts/login/")
+            page.fill("#id_username", "viewer")
+            page.fill("#id_password", "pw-viewer")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+            status = page.locator("#stream-status")
+            page.wait_for_function("document.getElementById('stream-status').dataset.state === 'open'")
+            page.evaluate("window.__got = []; SeismoStream.subscribe(['cache-metrics'], (m) => window.__got.push(m))")
+            time.sleep(0.5)
+            broadcast("cache-metrics", {"ts": 1, "samples": [{"metric": "redis_keys", "labels": {}, "value": 1}]})
+            page.wait_for_function("window.__got.some((m) => m.samples && m.samples[0].value === 1)")
+
+            server.stop()
+            page.wait_for_function("document.getElementById('stream-status').dataset.state !== 'open'")
+            page.screenshot(path=str(ARTIFACTS / "stream-offline.png"))
+            server = start_daphne(port)
+            page.wait_for_function("document.getElementById('stream-status').dataset.state === 'open'", timeout=30_000)
+            assert status.get_attribute("data-state") == "open"
+
+            def delivered() -> bool:
+                broadcast("cache-metrics", {"ts": 2, "samples": [{"metric": "redis_keys", "labels": {}, "value": 2}]})
+                return page.evaluate("window.__got.some((m) => m.samples && m.samples[0].value === 2)")
+
+            wait_until(delivered, timeout=20, interval=0.5)  # resubscribed by itself
+            page.screenshot(path=str(ARTIFACTS / "stream-recovered.png"))
+            browser.close()
+        assert errors == []
+    finally:
+        server.stop()
