@@ -1,6 +1,38 @@
+from __future__ import annotations
+
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.choices import Role
+from accounts.roles import has_role
+from alerts import services
+from alerts.choices import AlertState
+from alerts.filters import AlertFilter
+from alerts.models import Alert
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "alerts/index.html")
+    """Active alerts and history; HTMX asks for the lists only (on every `alert` frame)."""
+    history = AlertFilter(request.GET, queryset=Alert.objects.select_related("rule"))
+    context = {
+        "active": Alert.objects.exclude(state=AlertState.RESOLVED).select_related("rule")[:200],
+        "history": history.qs[:200],
+        "filter": history,
+    }
+    template = "alerts/partials/lists.html" if request.htmx else "alerts/index.html"
+    return render(request, template, context)
+
+
+@require_POST
+def act(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+    if not has_role(request.user, Role.EDITOR):
+        return render(request, "403.html", {"reason": "Editors acknowledge and resolve alerts."}, status=403)
+    alert = get_object_or_404(Alert, pk=pk)
+    action = services.acknowledge if verb == "acknowledge" else services.resolve
+    try:
+        action(alert, request.user, request.POST.get("comment", "")[:500])
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return redirect("alerts:index")

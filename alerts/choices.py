@@ -1,0 +1,57 @@
+from django.db import models
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "Email"
+    SLACK = "slack", "Slack"
+    WEBHOOK = "webhook", "Webhook"
+    APPRISE = "apprise", "Apprise URL"
+
+
+class Aggregation(models.TextChoices):
+    LAST = "last", "last"
+    AVG = "avg", "avg"
+    MIN = "min", "min"
+    MAX = "max", "max"
+    SUM = "sum", "sum"
+    COUNT = "count", "count"
+    P95 = "p95", "p95"
+    P99 = "p99", "p99"
+    RATE = "rate", "rate"
+
+
+class Comparator(models.TextChoices):
+    GT = ">", ">"
+    GE = ">=", ">="
+    LT = "<", "<"
+    LE = "<=", "<="
+
+
+class Severity(models.TextChoices):
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+class NoData(models.TextChoices):
+    OK = "ok", "Treat as OK (resolve)"
+    ALERT = "alert", "Alert"
+    KEEP = "keep", "Keep the current state"
+
+
+class AlertState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    FIRING = "firing", "Firing"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+class NotificationKind(models.TextChoices):
+    FIRING = "firing", "Firing"
+    RESOLVED = "resolved", "Resolved"
+    TEST = "test", "Test"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (gave up)"

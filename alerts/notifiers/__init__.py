@@ -1,0 +1,193 @@
+"""One notifier class per channel kind, behind ``notify(event, notification)``.
+
+Notifiers only deliver; record-keeping (attempts, errors, disabling a channel) lives in
+``alerts.services.deliver`` — one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import httpx
+import orjson
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from alerts.choices import ChannelKind
+from lib.outbound import OutboundRefusedError, check_url
+
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+SEVERITY_COLOUR = {"critical": "#d7263d", "warning": "#f4a261", "resolved": "#2a9d8f", "test": "#457b9d"}
+
+
+class NotifierError(Exception):
+    """Delivery failed; ``permanent`` errors disable the channel instead of retrying."""
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass
+class Event:
+    """What happened, in the words every notifier renders."""
+
+    kind: str  # firing | resolved | test
+    rule: str
+    severity: str
+    summary: str
+    value: float | None
+    labels: dict[str, str]
+    url: str
+    runbook_url: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "rule": self.rule,
+            "severity": self.severity,
+            "summary": self.summary,
+            "value": self.value,
+            "labels": self.labels,
+            "url": self.url,
+            "runbook_url": self.runbook_url,
+        }
+
+    @property
+    def title(self) -> str:
+        label = {"firing": f"[{self.severity.upper()}]", "resolved": "[RESOLVED]", "test": "[TEST]"}[self.kind]
+        return f"{label} {self.rule}"
+
+
+class Notifier:
+    kind: ClassVar[str]
+    required: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    @classmethod
+    def validate(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Check a channel's config; raise ValueError with a user-facing message."""
+        missing = [key for key in cls.required if not config.get(key)]
+        if missing:
+            raise ValueError(f"{cls.kind} channels need {', '.join(missing)}")
+        return config
+
+    def notify(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            check_url(url)
+        except OutboundRefusedError as exc:
+            raise NotifierError(str(exc), permanent=True) from None
+        try:
+            response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise NotifierError(f"{type(exc).__name__}: could not reach the receiver") from None
+        if response.status_code in (400, 401, 403, 404, 410):
+            raise NotifierError(f"receiver answered {response.status_code}", permanent=True)
+        if response.status_code >= 300:
+            raise NotifierError(f"receiver answered {response.status_code}")
+
+
+class EmailNotifier(Notifier):
+    kind = ChannelKind.EMAIL
+    required = ("to",)
+
+    @classmethod
+    def validate(cls, config: dict[str, Any]) -> dict[str, Any]:
+        super().validate(config)
+        to = config["to"]
+        if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
+            raise ValueError("`to` must be a list of email addresses")
+        return config
+
+    def notify(self, event: Event) -> None:
+        context = {"event": event}
+        message = EmailMultiAlternatives(
+            subject=event.title,
+            body=render_to_string("alerts/email/notification.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=self.config["to"],
+        )
+        message.attach_alternative(render_to_string("alerts/email/notification.html", context), "text/html")
+        try:
+            message.send()
+        except OSError as exc:
+            raise NotifierError(f"SMTP: {type(exc).__name__}") from None
+
+
+class SlackNotifier(Notifier):
+    kind = ChannelKind.SLACK
+    required = ("webhook_url",)
+
+    def notify(self, event: Event) -> None:
+        value = "—" if event.value is None else f"{event.value:g}"
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(event.labels.items())) or "—"
+        colour = SEVERITY_COLOUR[
+            "resolved" if event.kind == "resolved" else event.severity if event.kind == "firing" else "test"
+        ]
+        body = {
+            "text": f"{event.title}: {event.summary}",
+            "attachments": [
+                {
+                    "color": colour,
+                    "blocks": [
+                        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{event.title}*\n{event.summary}"}},
+                        {
+                            "type": "section",
+                            "fields": [
+                                {"type": "mrkdwn", "text": f"*Value*\n{value}"},
+                                {"type": "mrkdwn", "text": f"*Labels*\n{labels}"},
+                            ],
+                        },
+                        {
+                            "type": "actions",
+                            "elements": [
+                                {"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": event.url}
+                            ],
+                        },
+                    ],
+                }
+            ],
+        }
+        self._post(self.config["webhook_url"], orjson.dumps(body), {"Content-Type": "application/json"})
+
+
+class WebhookNotifier(Notifier):
+    kind = ChannelKind.WEBHOOK
+    required = ("url",)
+
+    def notify(self, event: Event) -> None:
+        body = orjson.dumps(event.as_dict())
+        headers = {"Content-Type": "application/json"}
+        secret = self.config.get("secret")
+        if secret:
+            digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-Seismo-Signature"] = f"sha256={digest}"
+        self._post(self.config["url"], body, headers)
+
+
+class AppriseNotifier(Notifier):
+    kind = ChannelKind.APPRISE
+    required = ("url",)
+
+    def notify(self, event: Event) -> None:
+        import apprise
+
+        sender = apprise.Apprise()
+        if not sender.add(self.config["url"]):
+            raise NotifierError("Apprise does not understand this URL", permanent=True)
+        if not sender.notify(title=event.title, body=event.summary):
+            raise NotifierError("Apprise could not deliver the message")
+
+
+REGISTRY: dict[str, type[Notifier]] = {
+    n.kind: n for n in (EmailNotifier, SlackNotifier, WebhookNotifier, AppriseNotifier)
+}

@@ -1,0 +1,115 @@
+import time
+
+import pytest
+
+from alerts.models import AlertRule, NotificationChannel
+from monitoring.services import record_samples
+
+pytestmark = pytest.mark.django_db
+
+RULE = {"name": "CPU", "metric": "cpu", "labels": {"host": "a"}, "aggregation": "last", "window_seconds": 60,
+        "comparator": ">", "critical_threshold": 90, "warning_threshold": 80, "for_seconds": 0,
+        "severity": "critical", "enabled": True}  # fmt: skip
+
+
+def test_admins_manage_channels_and_secrets_come_back_masked(api_as, owner, receiver):
+    api = api_as(owner)
+    url = receiver.url + "/T000/B000/XXXXsecretXXXX"
+    created = api.post(
+        "/api/v1/notification-channels/",
+        {"name": "ops", "kind": "slack", "config": {"webhook_url": url}},
+        format="json",
+    )
+    assert created.status_code == 201
+    assert "secret" not in created.json()["config"]["webhook_url"]
+    listing = api.get("/api/v1/notification-channels/").content.decode()
+    assert url not in listing
+    channel_id = created.json()["id"]
+    renamed = api.patch(
+        f"/api/v1/notification-channels/{channel_id}/",
+        {"name": "ops2", "config": created.json()["config"]},
+        format="json",
+    )
+    assert renamed.status_code == 200
+    assert NotificationChannel.objects.get().config["webhook_url"] == url  # masked value kept the secret
+    tested = api.post(f"/api/v1/notification-channels/{channel_id}/test/")
+    assert tested.status_code == 200 and tested.json()["status"] == "sent"
+    assert receiver.requests and "[TEST]" in receiver.json()["text"]
+
+
+def test_channel_config_is_validated(api_as, owner, settings):
+    settings.OUTBOUND_ALLOWLIST = []
+    api = api_as(owner)
+    bad = api.post(
+        "/api/v1/notification-channels/", {"name": "m", "kind": "email", "config": {"to": "nope"}}, format="json"
+    )
+    assert bad.status_code == 400 and "config" in bad.json()["error"]["details"]
+    private = api.post(
+        "/api/v1/notification-channels/",
+        {"name": "p", "kind": "webhook", "config": {"url": "http://192.168.1.1/"}},
+        format="json",
+    )
+    assert private.status_code == 400 and "OUTBOUND_ALLOWLIST" in private.json()["error"]["message"]
+
+
+def test_rules_crud_and_who_may_change_them(api_as, owner, editor, viewer, outsider):
+    created = api_as(owner).post("/api/v1/alert-rules/", RULE, format="json")
+    assert created.status_code == 201
+    assert api_as(viewer).get("/api/v1/alert-rules/").status_code == 200
+    assert api_as(editor).post("/api/v1/alert-rules/", RULE, format="json").status_code == 403
+    assert api_as(viewer).delete(f"/api/v1/alert-rules/{created.json()['id']}/").status_code == 403
+    assert api_as(outsider).get("/api/v1/alert-rules/").status_code == 403
+    bad = api_as(owner).post("/api/v1/alert-rules/", {**RULE, "metric": "bad name", "window_seconds": 0}, format="json")
+    assert bad.status_code == 400 and {"metric", "window_seconds"} <= set(bad.json()["error"]["details"])
+
+
+def test_alerts_are_listed_acknowledged_and_resolved_through_the_api(api_as, owner, editor, viewer):
+    from alerts import services
+
+    rule = AlertRule.objects.create(name="CPU", metric="cpu", critical_threshold=90)
+    record_samples([("cpu", {"host": "a"}, time.time(), 95.0)])
+    (alert,) = services.evaluate_rule(rule)
+    listing = api_as(viewer).get("/api/v1/alerts/", {"state": "firing"}).json()
+    assert listing["results"][0]["id"] == alert.id
+    assert api_as(viewer).post(f"/api/v1/alerts/{alert.id}/acknowledge/").status_code == 403
+    acked = api_as(editor).post(f"/api/v1/alerts/{alert.id}/acknowledge/", {"comment": "on it"}, format="json")
+    assert acked.status_code == 200 and acked.json()["state"] == "acknowledged"
+    assert acked.json()["events"][-1]["comment"] == "on it"
+    resolved = api_as(editor).post(f"/api/v1/alerts/{alert.id}/resolve/", {}, format="json")
+    assert resolved.json()["state"] == "resolved"
+    again = api_as(editor).post(f"/api/v1/alerts/{alert.id}/resolve/", {}, format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_state"
+
+
+def test_silences_need_matchers_and_an_end_after_the_start(api_as, editor):
+    api = api_as(editor)
+    ok = api.post(
+        "/api/v1/silences/",
+        {"matchers": {"host": "a"}, "ends_at": "2099-01-01T00:00:00Z", "comment": "deploy"},
+        format="json",
+    )
+    assert ok.status_code == 201
+    bad = api.post(
+        "/api/v1/silences/",
+        {"matchers": {}, "starts_at": "2099-01-02T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z"},
+        format="json",
+    )
+    assert bad.status_code == 400
+
+
+def test_the_alerts_page_lists_and_editors_acknowledge(client, editor, viewer):
+    from alerts import services
+
+    rule = AlertRule.objects.create(name="Disk full", metric="disk", critical_threshold=90)
+    record_samples([("disk", {}, time.time(), 99.0)])
+    (alert,) = services.evaluate_rule(rule)
+    client.force_login(viewer)
+    page = client.get("/alerts/")
+    assert page.status_code == 200 and b"Disk full" in page.content and b">Acknowledge</button>" not in page.content
+    assert client.post(f"/alerts/{alert.pk}/acknowledge/").status_code == 403
+    client.force_login(editor)
+    assert b">Acknowledge</button>" in client.get("/alerts/").content
+    assert client.post(f"/alerts/{alert.pk}/acknowledge/", {"comment": "mine"}).status_code == 302
+    alert.refresh_from_db()
+    assert alert.state == "acknowledged"
+    assert client.get("/alerts/", HTTP_HX_REQUEST="true").content.count(b"<html") == 0
