@@ -1,0 +1,195 @@
+"""Load tests against a loopback target whose own request log is the ground truth."""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from loadtest import services
+from loadtest.choices import RunStatus
+from loadtest.models import LoadTestRun, Scenario
+from tests.conftest import start_worker, wait_until
+
+pytestmark = pytest.mark.django_db
+
+
+class Target:
+    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
+        self.log: list[tuple[str, str, str | None]] = []
+        self.status = status
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                if length:
+                    self.rfile.read(length)
+                target.log.append((self.command, self.path, self.headers.get("X-Seismo-Loadtest-Run")))
+                if delay:
+                    time.sleep(delay)
+                self.send_response(target.status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_GET = do_POST = _answer  # noqa: N815
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def target(settings):
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    server = Target()
+    yield server
+    server.server.shutdown()
+
+
+def scenario(url: str, **fields) -> Scenario:
+    defaults = {"name": "t", "target_url": url, "users": 4, "spawn_rate": 100, "duration_seconds": 2,
+                "endpoints": [{"method": "GET", "path": "/a", "weight": 3}, {"method": "POST", "path": "/b", "weight": 1}]}  # fmt: skip
+    return Scenario.objects.create(**{**defaults, **fields})
+
+
+def run_now(scn: Scenario, user=None) -> LoadTestRun:
+    run = LoadTestRun.objects.create(scenario=scn, config={k: getattr(scn, k) for k in services.CONFIG_FIELDS})
+    return services.execute_run(run.pk)
+
+
+def test_a_run_counts_exactly_what_the_target_received(target):
+    run = run_now(scenario(target.url))
+    assert run.status == RunStatus.FINISHED and run.stop_reason == ""
+    assert run.requests == len(target.log) > 0
+    assert run.failures == 0 and run.p95_ms is not None and run.rps > 0
+    assert {path for _, path, _ in target.log} == {"/a", "/b"}
+    assert all(header == str(run.pk) for _, _, header in target.log)  # tagged with the run
+    posts = sum(1 for method, _, _ in target.log if method == "POST")
+    assert 0.1 < posts / len(target.log) < 0.45  # weights 3:1
+    assert run.seconds.count() >= 1
+
+
+def test_a_target_outside_the_allowlist_is_refused_before_any_request(api_as, editor, target, settings):
+    settings.OUTBOUND_ALLOWLIST = []
+    body = {"target_url": target.url, "endpoints": [{"method": "GET", "path": "/"}], "users": 1, "duration_seconds": 1}
+    response = api_as(editor).post("/api/v1/loadtest/runs/", body, format="json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "target_refused"
+    time.sleep(0.3)
+    assert target.log == [] and LoadTestRun.objects.count() == 0
+
+
+def test_the_error_rate_limit_stops_a_run_with_its_reason(target):
+    target.status = 500
+    run = run_now(scenario(target.url, duration_seconds=10, max_error_rate=0.2))
+    assert run.status == RunStatus.STOPPED and "error rate" in run.stop_reason
+    assert run.failures == run.requests and run.failures_by_kind == {"HTTP 500": run.failures}
+
+
+def test_the_p95_limit_stops_a_slow_target(settings):
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    slow = Target(delay=0.05)
+    try:
+        run = run_now(scenario(slow.url, duration_seconds=10, max_p95_ms=20, users=8))
+    finally:
+        slow.server.shutdown()
+    assert run.status == RunStatus.STOPPED and "p95" in run.stop_reason
+
+
+def test_max_rps_caps_the_request_rate(target):
+    run = run_now(scenario(target.url, duration_seconds=2, max_rps=20, users=10))
+    assert 20 <= run.requests <= 2 * 20 + 10  # ~20 a second for 2 s, not thousands
+
+
+def test_an_emergency_stop_ends_a_running_test(target):
+    scn = scenario(target.url, duration_seconds=30)
+    run = LoadTestRun.objects.create(scenario=scn, config={k: getattr(scn, k) for k in services.CONFIG_FIELDS})
+
+    def stop_when_running() -> None:
+        from lib.redis import get_redis
+
+        # The test's transaction is not visible to another connection: set the flag directly,
+        # as stop_run does for a running run.
+        get_redis().set(services._stop_key(run.pk), 1, ex=60)
+
+    threading.Timer(1.0, stop_when_running).start()
+    started = time.monotonic()
+    finished = services.execute_run(run.pk)
+    assert finished.status == RunStatus.STOPPED and finished.stop_reason == "stopped by a user"
+    assert time.monotonic() - started < 10  # long before its 30 s (not a speed assertion)
+
+
+def test_presets_shape_the_load_and_fields_override_them(api_as, editor, target):
+    api = api_as(editor)
+    stress = api.post(
+        "/api/v1/loadtest/scenarios/", {"name": "s", "preset": "api_stress", "target_url": target.url}, format="json"
+    )
+    assert stress.status_code == 201 and stress.json()["think_time_ms"] == 0 and stress.json()["users"] == 50
+    custom = api.post(
+        "/api/v1/loadtest/scenarios/",
+        {"name": "c", "preset": "high_user_load", "users": 7, "target_url": target.url},
+        format="json",
+    )
+    assert custom.json()["users"] == 7 and custom.json()["think_time_ms"] == 1000
+    memory = api.post(
+        "/api/v1/loadtest/scenarios/",
+        {"name": "m", "preset": "memory_pressure", "target_url": target.url},
+        format="json",
+    )
+    assert memory.json()["payload_bytes"] == 1_000_000
+
+
+def test_viewers_cannot_start_runs_and_bad_input_is_a_400(api_as, viewer, editor, outsider, target):
+    scn = scenario(target.url)
+    assert api_as(viewer).post("/api/v1/loadtest/runs/", {"scenario": scn.pk}, format="json").status_code == 403
+    assert api_as(outsider).get("/api/v1/loadtest/runs/").status_code == 403
+    assert api_as(viewer).get("/api/v1/loadtest/runs/").status_code == 200
+    bad = api_as(editor).post(
+        "/api/v1/loadtest/scenarios/",
+        {"name": "x", "target_url": "nope", "users": 0, "endpoints": [{"path": "x"}]},
+        format="json",
+    )
+    assert bad.status_code == 400 and {"target_url", "users", "endpoints"} <= set(bad.json()["error"]["details"])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_run_started_through_the_api_executes_on_a_real_worker_and_can_be_compared(api_as, editor, target):
+    api = api_as(editor)
+    scn = scenario(target.url, duration_seconds=1, users=2)
+    worker = start_worker("loadtest-worker", OUTBOUND_ALLOWLIST="127.0.0.1")
+    try:
+        first = api.post("/api/v1/loadtest/runs/", {"scenario": scn.pk}, format="json").json()["id"]
+        wait_until(lambda: api.get(f"/api/v1/loadtest/runs/{first}/").json()["status"] == "finished", timeout=60)
+        second = api.post("/api/v1/loadtest/runs/", {"scenario": scn.pk}, format="json").json()["id"]
+        wait_until(lambda: api.get(f"/api/v1/loadtest/runs/{second}/").json()["status"] == "finished", timeout=60)
+        long = scenario(target.url, duration_seconds=60, users=2)
+        third = api.post("/api/v1/loadtest/runs/", {"scenario": long.pk}, format="json").json()["id"]
+        wait_until(lambda: api.get(f"/api/v1/loadtest/runs/{third}/").json()["status"] == "running", timeout=30)
+        api.post(f"/api/v1/loadtest/runs/{third}/stop/")  # the emergency stop button
+        wait_until(lambda: api.get(f"/api/v1/loadtest/runs/{third}/").json()["status"] == "stopped", timeout=10)
+        assert api.get(f"/api/v1/loadtest/runs/{third}/").json()["stop_reason"] == "stopped by a user"
+    finally:
+        worker.stop()
+    detail = api.get(f"/api/v1/loadtest/runs/{first}/").json()
+    assert detail["requests"] > 0 and detail["seconds"]
+    assert sum(1 for _, _, run in target.log if run == str(first)) == detail["requests"]
+    comparison = api.get(f"/api/v1/loadtest/runs/{first}/compare/{second}/").json()
+    assert comparison["verdict"] in ("ok", "regression") and "p95_change_percent" in comparison
+    stopped = api.post(f"/api/v1/loadtest/runs/{first}/stop/").json()
+    assert stopped["status"] == "finished"  # stopping a finished run changes nothing
+
+
+def test_the_load_test_page_lists_scenarios_and_runs(client, editor, target):
+    scn = scenario(target.url)
+    run_now(scn)
+    client.force_login(editor)
+    page = client.get("/loadtest/").content.decode()
+    assert scn.target_url in page and "Emergency stop" in page and "finished" in page
