@@ -168,3 +168,20 @@ def test_a_real_worker_collection_reaches_a_real_socket_through_redis(token):
         asyncio.run(scenario())
     finally:
         worker.stop()
+
+
+def test_a_user_without_a_role_gets_an_error_frame_per_topic(outsider):
+    raw = ApiToken.issue(outsider)[1]
+
+    async def scenario():
+        socket = await connect(raw)
+        await socket.send_json_to({"type": "subscribe", "topics": ["system-metrics", "alert"]})
+        frames = await drain(socket)
+        refused = [f for f in frames if f["type"] == "error"]
+        assert [f["topic"] for f in refused] == ["system-metrics", "alert"]
+        assert next(f for f in frames if f["type"] == "subscribed")["topics"] == []
+        await sync_to_async(broadcast)("system-metrics", {"ts": 1, "samples": []})
+        assert await socket.receive_nothing(timeout=0.5)
+        await socket.disconnect()
+
+    asyncio.run(scenario())
