@@ -71,6 +71,14 @@ def test_an_unknown_command_is_refused():
     assert_one_clear_line(result, "unknown command")
 
 
+def _cmdline(process: psutil.Process) -> str:
+    """A child's command line, or "" for one that is exiting (zombie) or gone."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def _descendants(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -119,7 +127,7 @@ def test_run_serves_and_ctrl_c_stops_every_process(tmp_path):
     try:
         wait_until(lambda: _answers(f"http://127.0.0.1:{proc.port}/readyz"), timeout=90, interval=0.5)
         children = _descendants(proc.pid)
-        names = " ".join(" ".join(child.cmdline()) for child in children)
+        names = " ".join(_cmdline(child) for child in children)
         assert names.count("daphne") == 2 and "worker" in names and "beat" in names
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=40)
@@ -137,9 +145,9 @@ def test_run_serves_and_ctrl_c_stops_every_process(tmp_path):
 def test_run_stops_everything_when_one_process_dies(tmp_path):
     proc = _start("run", tmp_path, WEB_CONCURRENCY="1")
     try:
-        wait_until(lambda: any("beat" in " ".join(c.cmdline()) for c in _descendants(proc.pid)), timeout=60)
+        wait_until(lambda: any("beat" in _cmdline(c) for c in _descendants(proc.pid)), timeout=60)
         children = _descendants(proc.pid)
-        beat = next(c for c in children if "beat" in " ".join(c.cmdline()))
+        beat = next(c for c in children if "beat" in _cmdline(c))
         beat.kill()
         output, _ = proc.communicate(timeout=40)
     finally:
@@ -193,7 +201,7 @@ def test_prepare_then_web_serve_like_the_containers_do(tmp_path):
     try:
         wait_until(lambda: _answers(f"http://127.0.0.1:{web.port}/healthz"), timeout=60, interval=0.3)
         children = _descendants(web.pid)
-        assert any("daphne" in " ".join(child.cmdline()) for child in children)
+        assert any("daphne" in _cmdline(child) for child in children)
         web.send_signal(signal.SIGTERM)
         output, _ = web.communicate(timeout=30)
     finally:
