@@ -3,10 +3,19 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
-from alerts import services
-from alerts.models import Alert, AlertEvent, AlertRule, Notification, NotificationChannel, Silence
-from monitoring.services import aggregate_window
+from alerts import evaluation, services
+from alerts.models import (
+    Alert,
+    AlertCondition,
+    AlertEvent,
+    AlertRule,
+    MaintenanceWindow,
+    Notification,
+    NotificationChannel,
+    Silence,
+)
 
 
 @admin.register(NotificationChannel)
@@ -34,13 +43,43 @@ class NotificationChannelAdmin(admin.ModelAdmin):
             self.message_user(request, f"{channel.name}: {result.status} {result.last_error}", level)
 
 
+class AlertConditionInline(admin.TabularInline):
+    model = AlertCondition
+    extra = 0
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "metric", "aggregation", "comparator", "critical_threshold", "severity", "enabled"]
-    list_filter = ["enabled", "severity", "aggregation"]
+    list_display = ["name", "kind", "metric", "aggregation", "comparator", "critical_threshold", "severity", "enabled"]
+    list_filter = ["enabled", "kind", "severity", "aggregation"]
     search_fields = ["name", "metric"]
-    filter_horizontal = ["channels"]
+    filter_horizontal = ["channels", "escalation_channels"]
+    inlines = [AlertConditionInline]
     actions = ["enable", "disable", "preview"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "enabled", "severity", "summary", "runbook_url"]}),
+        ("What to watch", {"fields": ["metric", "labels", "aggregation", "window_seconds"]}),
+        (
+            "Threshold",
+            {"fields": ["comparator", "critical_threshold", "warning_threshold", "recovery_threshold"]},
+        ),
+        ("Anomaly", {"fields": ["anomaly_sensitivity", "anomaly_direction", "anomaly_history_days"]}),
+        ("Timing", {"fields": ["for_seconds", "keep_firing_for_seconds", "no_data", "match"]}),
+        (
+            "Notifications",
+            {
+                "fields": [
+                    "channels",
+                    "repeat_interval_minutes",
+                    "escalate_after_minutes",
+                    "escalation_channels",
+                    "ack_expiry_minutes",
+                    "group_notifications",
+                    "group_by",
+                ]
+            },
+        ),
+    ]
 
     @admin.action(description="Enable")
     def enable(self, request: HttpRequest, queryset: QuerySet[AlertRule]) -> None:
@@ -52,12 +91,14 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Preview: would fire now?")
     def preview(self, request: HttpRequest, queryset: QuerySet[AlertRule]) -> None:
-        for rule in queryset:
-            results = aggregate_window(rule.metric, rule.labels or None, rule.window_seconds, rule.aggregation)
-            breaching = [(s.labels, v) for s, v in results if rule.breach(v)]
-            self.message_user(
-                request, f"{rule.name}: {len(breaching)} of {len(results)} series would fire {breaching[:5]}"
+        now = timezone.now()
+        for rule in queryset.prefetch_related("conditions"):
+            rows = evaluation.preview(rule, now)
+            breaching = [r for r in rows if r["severity"]]
+            shown = "; ".join(
+                f"{r['labels'] or 'all'} = {r['value']:g} {r['severity']} {r['detail']}".strip() for r in breaching[:5]
             )
+            self.message_user(request, f"{rule.name}: {len(breaching)} of {len(rows)} series would fire. {shown}")
 
 
 class AlertEventInline(admin.TabularInline):
@@ -106,3 +147,14 @@ class SilenceAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ["name", "matchers", "timezone", "weekdays", "start_time", "duration_minutes", "enabled", "active"]
+    list_filter = ["enabled", "timezone"]
+    search_fields = ["name", "comment"]
+
+    @admin.display(boolean=True, description="Active now")
+    def active(self, obj: MaintenanceWindow) -> bool:
+        return obj.active_at(timezone.now())

@@ -48,6 +48,8 @@ class AlertState(models.TextChoices):
 class NotificationKind(models.TextChoices):
     FIRING = "firing", "Firing"
     RESOLVED = "resolved", "Resolved"
+    REMINDER = "reminder", "Reminder"
+    ESCALATION = "escalation", "Escalation"
     TEST = "test", "Test"
 
 
@@ -55,3 +57,19 @@ class NotificationStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed (gave up)"
+
+
+class RuleKind(models.TextChoices):
+    THRESHOLD = "threshold", "Threshold"
+    ANOMALY = "anomaly", "Anomaly (learned baseline)"
+
+
+class Match(models.TextChoices):
+    ALL = "all", "All conditions"
+    ANY = "any", "Any condition"
+
+
+class Direction(models.TextChoices):
+    ABOVE = "above", "Above the baseline"
+    BELOW = "below", "Below the baseline"
+    BOTH = "both", "Either way"

@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from alerts.choices import (
@@ -12,9 +16,12 @@ from alerts.choices import (
     AlertState,
     ChannelKind,
     Comparator,
+    Direction,
+    Match,
     NoData,
     NotificationKind,
     NotificationStatus,
+    RuleKind,
     Severity,
 )
 
@@ -59,28 +66,69 @@ class NotificationChannel(models.Model):
         self.save(update_fields=["enabled", "disabled_reason"])
 
 
+def matches(matchers: dict[str, str], rule_name: str, labels: dict[str, str]) -> bool:
+    """Silence and maintenance-window matchers: every pair must match; `alertname` is the rule."""
+    for key, value in matchers.items():
+        actual = rule_name if key == "alertname" else labels.get(key)
+        if actual != value:
+            return False
+    return True
+
+
 class AlertRule(models.Model):
-    """A threshold on one metric's series, aggregated over a window, one alert per series."""
+    """A metric's series aggregated over a window, judged against thresholds or a learned
+    baseline (plus optional extra conditions); one alert per series."""
 
     name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=RuleKind.choices, default=RuleKind.THRESHOLD)
     metric = models.CharField(max_length=200)
     labels = models.JSONField(default=dict, blank=True, help_text='Label matchers, e.g. {"host": "web-1"}')
     aggregation = models.CharField(max_length=10, choices=Aggregation.choices, default=Aggregation.LAST)
     window_seconds = models.PositiveIntegerField(default=60)
     comparator = models.CharField(max_length=2, choices=Comparator.choices, default=Comparator.GT)
-    critical_threshold = models.FloatField()
+    critical_threshold = models.FloatField(null=True, blank=True, help_text="Required for threshold rules.")
     warning_threshold = models.FloatField(null=True, blank=True)
     recovery_threshold = models.FloatField(
         null=True, blank=True, help_text="Hysteresis: resolve only once the value is back past this."
     )
+    keep_firing_for_seconds = models.PositiveIntegerField(
+        default=0, help_text="Once firing, stay firing this long after the value recovers (no flapping)."
+    )
     for_seconds = models.PositiveIntegerField(default=0, help_text="Pending this long before firing.")
     no_data = models.CharField(max_length=10, choices=NoData.choices, default=NoData.KEEP)
+    match = models.CharField(
+        max_length=3, choices=Match.choices, default=Match.ALL,
+        help_text="How extra conditions combine with the main one: all must hold, or any one fires.",
+    )  # fmt: skip
+    anomaly_sensitivity = models.FloatField(
+        default=3.0, help_text="Anomaly rules: fire when the value is this many deviations from the baseline."
+    )
+    anomaly_direction = models.CharField(max_length=5, choices=Direction.choices, default=Direction.BOTH)
+    anomaly_history_days = models.PositiveSmallIntegerField(
+        default=14, help_text="Anomaly rules: days of history the baseline learns from (recent days weigh more)."
+    )
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.CRITICAL)
     summary = models.CharField(
         max_length=300, blank=True, default="{{ rule }}: {{ metric }} is {{ value }} on {{ labels }}"
     )
     runbook_url = models.URLField(blank=True)
     channels = models.ManyToManyField(NotificationChannel, blank=True, related_name="rules")
+    repeat_interval_minutes = models.PositiveIntegerField(
+        default=0, help_text="Remind every this many minutes while firing and unacknowledged (0: never)."
+    )
+    escalate_after_minutes = models.PositiveIntegerField(
+        default=0, help_text="Notify the escalation channels after this long unacknowledged (0: never)."
+    )
+    escalation_channels = models.ManyToManyField(NotificationChannel, blank=True, related_name="escalating_rules")
+    ack_expiry_minutes = models.PositiveIntegerField(
+        default=0, help_text="An acknowledgement lapses after this long if the alert still fires (0: never)."
+    )
+    group_notifications = models.BooleanField(
+        default=True, help_text="Alerts of this rule that fire together go out as one message per channel."
+    )
+    group_by = models.JSONField(
+        default=list, blank=True, help_text='Label names that split groups, e.g. ["cluster"]; empty: one group.'
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -94,9 +142,17 @@ class AlertRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.kind == RuleKind.THRESHOLD and self.critical_threshold is None:
+            raise ValidationError({"critical_threshold": "Threshold rules need a critical threshold."})
+        if not isinstance(self.group_by, list) or not all(isinstance(k, str) for k in self.group_by):
+            raise ValidationError({"group_by": "A list of label names."})
+        if self.anomaly_sensitivity <= 0:
+            raise ValidationError({"anomaly_sensitivity": "Must be above 0."})
+
     def breach(self, value: float | None) -> str | None:
         """The severity ``value`` breaches, if any."""
-        if value is None:
+        if value is None or self.critical_threshold is None:
             return None
         compare = COMPARE[self.comparator]
         if compare(value, self.critical_threshold):
@@ -111,6 +167,28 @@ class AlertRule(models.Model):
         if threshold is None:
             return self.breach(value) is None
         return not COMPARE[self.comparator](value, threshold)
+
+
+class AlertCondition(models.Model):
+    """An extra condition of a rule, on any metric. It holds for a series of the rule when a
+    series of its own metric that agrees on their shared labels passes its threshold."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="conditions")
+    metric = models.CharField(max_length=200)
+    labels = models.JSONField(default=dict, blank=True)
+    aggregation = models.CharField(max_length=10, choices=Aggregation.choices, default=Aggregation.LAST)
+    window_seconds = models.PositiveIntegerField(default=60)
+    comparator = models.CharField(max_length=2, choices=Comparator.choices, default=Comparator.GT)
+    threshold = models.FloatField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.aggregation}({self.metric}) {self.comparator} {self.threshold:g}"
+
+    def holds(self, value: float | None) -> bool:
+        return value is not None and COMPARE[self.comparator](value, self.threshold)
 
 
 class Alert(models.Model):
@@ -129,6 +207,10 @@ class Alert(models.Model):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    ack_expires_at = models.DateTimeField(null=True, blank=True)
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    clear_since = models.DateTimeField(null=True, blank=True, help_text="Recovered but kept firing since.")
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -137,6 +219,12 @@ class Alert(models.Model):
             # Evaluation finds a rule's open alert per series; the active list filters by state.
             models.Index(fields=["rule", "labels_key", "state"], name="alert_rule_series_state_idx"),
             models.Index(fields=["state", "-started_at"], name="alert_state_started_idx"),
+        ]
+        constraints = [
+            # One open alert per rule and series, whatever evaluations race.
+            models.UniqueConstraint(
+                fields=["rule", "labels_key"], condition=~Q(state="resolved"), name="alert_one_open_per_series"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -178,6 +266,9 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
+    group_key = models.CharField(
+        max_length=300, blank=True, help_text="Due rows with the same channel, kind and key go out as one message."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -208,8 +299,60 @@ class Silence(models.Model):
         return f"{self.matchers} until {self.ends_at:%Y-%m-%d %H:%M}"
 
     def matches(self, rule_name: str, labels: dict[str, str]) -> bool:
-        for key, value in self.matchers.items():
-            actual = rule_name if key == "alertname" else labels.get(key)
-            if actual != value:
-                return False
-        return True
+        return matches(self.matchers, rule_name, labels)
+
+
+def valid_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"Unknown time zone {name!r} (use an IANA name such as Europe/Paris).") from None
+
+
+def valid_weekdays(days: object) -> None:
+    if not isinstance(days, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+        raise ValidationError("A list of weekday numbers, 0 (Monday) to 6 (Sunday); empty means every day.")
+
+
+class MaintenanceWindow(models.Model):
+    """A recurring quiet period in a time zone, e.g. Sundays 02:00-04:00 Europe/Paris.
+
+    Like a silence, it suppresses notifications for matching alerts and keeps their history.
+    """
+
+    name = models.CharField(max_length=200)
+    matchers = models.JSONField(default=dict, blank=True, help_text="Labels to match; empty matches every alert.")
+    timezone = models.CharField(max_length=64, default="UTC", validators=[valid_timezone])
+    weekdays = models.JSONField(
+        default=list, blank=True, validators=[valid_weekdays], help_text="0 = Monday … 6 = Sunday; empty: every day."
+    )
+    start_time = models.TimeField(help_text="Local start time in the window's time zone.")
+    duration_minutes = models.PositiveIntegerField(help_text="May run past midnight.")
+    enabled = models.BooleanField(default=True)
+    comment = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def active_at(self, now: datetime) -> bool:
+        if not self.enabled or not self.duration_minutes:
+            return False
+        zone = ZoneInfo(self.timezone)
+        local = now.astimezone(zone)
+        span = timedelta(minutes=self.duration_minutes)
+        # A window that started on an earlier day may still be running (up to a week long).
+        for back in range(0, 1 + min(7, (self.duration_minutes - 1) // 1440 + 1)):
+            day = local.date() - timedelta(days=back)
+            if self.weekdays and day.weekday() not in self.weekdays:
+                continue
+            start = datetime.combine(day, self.start_time or time(), tzinfo=zone)
+            if start <= local < start + span:
+                return True
+        return False
+
+    def matches(self, rule_name: str, labels: dict[str, str]) -> bool:
+        return matches(self.matchers, rule_name, labels)

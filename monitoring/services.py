@@ -458,12 +458,20 @@ def _bucketed(
 
 
 def aggregate_window(
-    metric: str, matchers: dict[str, str] | None, window_seconds: int, agg: str, now: datetime | None = None
+    metric: str,
+    matchers: dict[str, str] | None,
+    window_seconds: int,
+    agg: str,
+    now: datetime | None = None,
+    limit: int | None = MAX_SERIES_PER_QUERY,
 ) -> list[tuple[Series, float | None]]:
-    """One aggregated value per matching series over the last ``window_seconds`` (None: no data)."""
+    """One aggregated value per matching series over the last ``window_seconds`` (None: no data).
+
+    ``limit=None`` takes every matching series (alert evaluation must not skip any)."""
     _check_agg(agg)
     now = now or datetime.now(UTC)
-    series = list(series_matching(metric, matchers)[:MAX_SERIES_PER_QUERY])
+    queryset = series_matching(metric, matchers)
+    series = list(queryset if limit is None else queryset[:limit])
     if not series:
         return []
     with connection.cursor() as cursor:

@@ -2,9 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from rest_framework import serializers
 
-from alerts.models import Alert, AlertEvent, AlertRule, NotificationChannel, Silence
+from alerts.models import (
+    Alert,
+    AlertCondition,
+    AlertEvent,
+    AlertRule,
+    MaintenanceWindow,
+    NotificationChannel,
+    Silence,
+)
 from alerts.notifiers import REGISTRY
 from lib.outbound import OutboundRefusedError, check_url
 from monitoring.services import LABEL_RE, NAME_RE
@@ -44,33 +54,125 @@ class NotificationChannelSerializer(serializers.ModelSerializer):
         return data
 
 
+def _check_metric(value: str) -> str:
+    if not NAME_RE.match(value):
+        raise serializers.ValidationError("not a metric name")
+    return value
+
+
+def _check_labels(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and LABEL_RE.match(k) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise serializers.ValidationError("labels must be an object of label name → string")
+    return value
+
+
+def _check_window(value: int) -> int:
+    if not 1 <= value <= 86400:
+        raise serializers.ValidationError("between 1 and 86400 seconds")
+    return value
+
+
+class AlertConditionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AlertCondition
+        fields = ["metric", "labels", "aggregation", "window_seconds", "comparator", "threshold"]
+
+    def validate_metric(self, value: str) -> str:
+        return _check_metric(value)
+
+    def validate_labels(self, value: Any) -> dict[str, str]:
+        return _check_labels(value)
+
+    def validate_window_seconds(self, value: int) -> int:
+        return _check_window(value)
+
+
 class AlertRuleSerializer(serializers.ModelSerializer):
     channels = serializers.PrimaryKeyRelatedField(many=True, queryset=NotificationChannel.objects.all(), required=False)
+    escalation_channels = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=NotificationChannel.objects.all(), required=False
+    )
+    conditions = AlertConditionSerializer(many=True, required=False)
 
     class Meta:
         model = AlertRule
         fields = [
-            "id", "name", "metric", "labels", "aggregation", "window_seconds", "comparator", "critical_threshold",
-            "warning_threshold", "recovery_threshold", "for_seconds", "no_data", "severity", "summary",
-            "runbook_url", "channels", "enabled", "created_at",
+            "id", "name", "kind", "metric", "labels", "aggregation", "window_seconds", "comparator",
+            "critical_threshold", "warning_threshold", "recovery_threshold", "keep_firing_for_seconds",
+            "for_seconds", "no_data", "match", "conditions", "anomaly_sensitivity", "anomaly_direction",
+            "anomaly_history_days", "severity", "summary", "runbook_url", "channels", "repeat_interval_minutes",
+            "escalate_after_minutes", "escalation_channels", "ack_expiry_minutes", "group_notifications",
+            "group_by", "enabled", "created_at",
         ]  # fmt: skip
         read_only_fields = ["created_at"]
 
     def validate_metric(self, value: str) -> str:
-        if not NAME_RE.match(value):
-            raise serializers.ValidationError("not a metric name")
-        return value
+        return _check_metric(value)
 
     def validate_labels(self, value: Any) -> dict[str, str]:
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and LABEL_RE.match(k) and isinstance(v, str) for k, v in value.items()
-        ):
-            raise serializers.ValidationError("labels must be an object of label name → string")
-        return value
+        return _check_labels(value)
 
     def validate_window_seconds(self, value: int) -> int:
-        if not 1 <= value <= 86400:
-            raise serializers.ValidationError("between 1 and 86400 seconds")
+        return _check_window(value)
+
+    def validate_conditions(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > 10:
+            raise serializers.ValidationError("at most 10 conditions")
+        return value
+
+    def validate_anomaly_history_days(self, value: int) -> int:
+        if not 1 <= value <= 90:
+            raise serializers.ValidationError("between 1 and 90 days")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        fields = {k: v for k, v in attrs.items() if k not in ("channels", "escalation_channels", "conditions")}
+        probe = AlertRule(**{**self._current(), **fields})
+        try:
+            probe.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return attrs
+
+    def _current(self) -> dict[str, Any]:
+        if self.instance is None:
+            return {}
+        return {f.attname: getattr(self.instance, f.attname) for f in AlertRule._meta.concrete_fields}
+
+    @transaction.atomic
+    def create(self, validated_data: dict[str, Any]) -> AlertRule:
+        conditions = validated_data.pop("conditions", [])
+        rule = super().create(validated_data)
+        AlertCondition.objects.bulk_create([AlertCondition(rule=rule, **c) for c in conditions])
+        return rule
+
+    @transaction.atomic
+    def update(self, instance: AlertRule, validated_data: dict[str, Any]) -> AlertRule:
+        conditions = validated_data.pop("conditions", None)
+        rule = super().update(instance, validated_data)
+        if conditions is not None:  # the list replaces the rule's conditions
+            rule.conditions.all().delete()
+            AlertCondition.objects.bulk_create([AlertCondition(rule=rule, **c) for c in conditions])
+        return rule
+
+
+class MaintenanceWindowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["id", "name", "matchers", "timezone", "weekdays", "start_time", "duration_minutes", "enabled",
+                  "comment", "created_at"]  # fmt: skip
+        read_only_fields = ["created_at"]
+
+    def validate_matchers(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise serializers.ValidationError("an object of label → value")
+        return value
+
+    def validate_duration_minutes(self, value: int) -> int:
+        if not 1 <= value <= 7 * 1440:
+            raise serializers.ValidationError("between 1 minute and 7 days")
         return value
 
 
@@ -105,10 +207,17 @@ class AlertSerializer(serializers.ModelSerializer):
         model = Alert
         fields = [
             "id", "rule", "rule_name", "labels", "state", "severity", "value", "summary", "started_at",
-            "fired_at", "acknowledged_at", "resolved_at", "events",
+            "fired_at", "acknowledged_at", "ack_expires_at", "escalated_at", "resolved_at", "events",
         ]  # fmt: skip
         read_only_fields = fields
 
 
 class CommentSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class AcknowledgeSerializer(CommentSerializer):
+    expires_in_minutes = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=30 * 1440,
+        help_text="The acknowledgement lapses after this long (default: the rule's ack_expiry_minutes; 0: never).",
+    )  # fmt: skip

@@ -10,14 +10,16 @@ from rest_framework.response import Response
 from accounts.choices import Role
 from alerts import services
 from alerts.api.serializers import (
+    AcknowledgeSerializer,
     AlertRuleSerializer,
     AlertSerializer,
     CommentSerializer,
+    MaintenanceWindowSerializer,
     NotificationChannelSerializer,
     SilenceSerializer,
 )
 from alerts.filters import AlertFilter
-from alerts.models import Alert, AlertRule, NotificationChannel, Silence
+from alerts.models import Alert, AlertRule, MaintenanceWindow, NotificationChannel, Silence
 from lib.api import ApiError
 
 
@@ -37,7 +39,7 @@ class NotificationChannelViewSet(viewsets.ModelViewSet):
 
 
 class AlertRuleViewSet(viewsets.ModelViewSet):
-    queryset = AlertRule.objects.prefetch_related("channels")
+    queryset = AlertRule.objects.prefetch_related("channels", "escalation_channels", "conditions")
     serializer_class = AlertRuleSerializer
     write_role = Role.ADMIN
     filterset_fields = ["metric", "enabled", "severity"]
@@ -51,6 +53,11 @@ class SilenceViewSet(viewsets.ModelViewSet):
         serializer.save(created_by=self.request.user)
 
 
+class MaintenanceWindowViewSet(viewsets.ModelViewSet):
+    queryset = MaintenanceWindow.objects.all()
+    serializer_class = MaintenanceWindowSerializer
+
+
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
@@ -58,21 +65,20 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self) -> QuerySet[Alert]:
         return Alert.objects.select_related("rule").prefetch_related("events")
 
-    def _act(self, request: Request, fn: object) -> Response:
-        body = CommentSerializer(data=request.data)
+    def _act(self, request: Request, fn: object, body: CommentSerializer) -> Response:
         body.is_valid(raise_exception=True)
         try:
-            alert = fn(self.get_object(), request.user, body.validated_data["comment"])  # type: ignore[operator]
+            alert = fn(self.get_object(), request.user, **body.validated_data)  # type: ignore[operator]
         except ValueError as exc:
             raise ApiError(str(exc), code="invalid_state", status_code=409) from None
         return Response(AlertSerializer(alert).data)
 
-    @extend_schema(request=CommentSerializer, responses={200: AlertSerializer})
+    @extend_schema(request=AcknowledgeSerializer, responses={200: AlertSerializer})
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
-        return self._act(request, services.acknowledge)
+        return self._act(request, services.acknowledge, AcknowledgeSerializer(data=request.data))
 
     @extend_schema(request=CommentSerializer, responses={200: AlertSerializer})
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str | None = None) -> Response:
-        return self._act(request, services.resolve)
+        return self._act(request, services.resolve, CommentSerializer(data=request.data))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import httpx
@@ -21,6 +21,7 @@ from alerts.choices import ChannelKind
 from lib.outbound import OutboundRefusedError, check_url
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+SLACK_MAX_ITEMS = 20
 SEVERITY_COLOUR = {"critical": "#d7263d", "warning": "#f4a261", "resolved": "#2a9d8f", "test": "#457b9d"}
 
 
@@ -33,10 +34,26 @@ class NotifierError(Exception):
 
 
 @dataclass
-class Event:
-    """What happened, in the words every notifier renders."""
+class Item:
+    """One alert of a (possibly grouped) message."""
 
-    kind: str  # firing | resolved | test
+    summary: str
+    value: float | None
+    labels: dict[str, str]
+    severity: str
+    url: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary, "value": self.value, "labels": self.labels, "severity": self.severity,
+                "url": self.url}  # fmt: skip
+
+
+@dataclass
+class Event:
+    """What happened, in the words every notifier renders; ``items`` lists every alert of a
+    grouped message (one for a single alert, none for a test)."""
+
+    kind: str  # firing | resolved | reminder | escalation | test
     rule: str
     severity: str
     summary: str
@@ -44,6 +61,7 @@ class Event:
     labels: dict[str, str]
     url: str
     runbook_url: str = ""
+    items: list[Item] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,12 +73,28 @@ class Event:
             "labels": self.labels,
             "url": self.url,
             "runbook_url": self.runbook_url,
+            "count": len(self.items),
+            "alerts": [item.as_dict() for item in self.items],
         }
 
     @property
     def title(self) -> str:
-        label = {"firing": f"[{self.severity.upper()}]", "resolved": "[RESOLVED]", "test": "[TEST]"}[self.kind]
-        return f"{label} {self.rule}"
+        level = self.severity.upper()
+        label = {
+            "firing": f"[{level}]",
+            "resolved": "[RESOLVED]",
+            "reminder": f"[STILL {level}]",
+            "escalation": f"[ESCALATED {level}]",
+            "test": "[TEST]",
+        }[self.kind]
+        more = f" ({len(self.items)} alerts)" if len(self.items) > 1 else ""
+        return f"{label} {self.rule}{more}"
+
+    @property
+    def colour(self) -> str:
+        if self.kind in ("resolved", "test"):
+            return SEVERITY_COLOUR[self.kind]
+        return SEVERITY_COLOUR.get(self.severity, SEVERITY_COLOUR["critical"])
 
 
 class Notifier:
@@ -130,33 +164,31 @@ class SlackNotifier(Notifier):
     def notify(self, event: Event) -> None:
         value = "—" if event.value is None else f"{event.value:g}"
         labels = ", ".join(f"{k}={v}" for k, v in sorted(event.labels.items())) or "—"
-        colour = SEVERITY_COLOUR[
-            "resolved" if event.kind == "resolved" else event.severity if event.kind == "firing" else "test"
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{event.title}*\n{event.summary}"}},
         ]
-        body = {
-            "text": f"{event.title}: {event.summary}",
-            "attachments": [
+        if len(event.items) > 1:
+            lines = [f"• {item.summary}" for item in event.items[:SLACK_MAX_ITEMS]]
+            if len(event.items) > SLACK_MAX_ITEMS:
+                lines.append(f"… and {len(event.items) - SLACK_MAX_ITEMS} more")
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
+        else:
+            blocks.append(
                 {
-                    "color": colour,
-                    "blocks": [
-                        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{event.title}*\n{event.summary}"}},
-                        {
-                            "type": "section",
-                            "fields": [
-                                {"type": "mrkdwn", "text": f"*Value*\n{value}"},
-                                {"type": "mrkdwn", "text": f"*Labels*\n{labels}"},
-                            ],
-                        },
-                        {
-                            "type": "actions",
-                            "elements": [
-                                {"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": event.url}
-                            ],
-                        },
+                    "type": "section",
+                    "fields": [
+                        {"type": "mrkdwn", "text": f"*Value*\n{value}"},
+                        {"type": "mrkdwn", "text": f"*Labels*\n{labels}"},
                     ],
                 }
-            ],
-        }
+            )
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": event.url}],
+            }
+        )
+        body = {"text": f"{event.title}: {event.summary}", "attachments": [{"color": event.colour, "blocks": blocks}]}
         self._post(self.config["webhook_url"], orjson.dumps(body), {"Content-Type": "application/json"})
 
 
