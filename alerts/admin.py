@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet, URLField
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -80,6 +82,11 @@ class AlertRuleAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> Any:
+        if isinstance(db_field, URLField):
+            kwargs["assume_scheme"] = "https"  # runbook links typed without a scheme
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.action(description="Enable")
     def enable(self, request: HttpRequest, queryset: QuerySet[AlertRule]) -> None:

@@ -30,9 +30,14 @@ def act(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     if not has_role(request.user, Role.EDITOR):
         return render(request, "403.html", {"reason": "Editors acknowledge and resolve alerts."}, status=403)
     alert = get_object_or_404(Alert, pk=pk)
-    action = services.acknowledge if verb == "acknowledge" else services.resolve
+    comment = request.POST.get("comment", "")[:500]
     try:
-        action(alert, request.user, request.POST.get("comment", "")[:500])
+        if verb == "acknowledge":
+            minutes = request.POST.get("expires_in_minutes", "")
+            expires = int(minutes) if minutes.isdigit() else None
+            services.acknowledge(alert, request.user, comment, expires_in_minutes=expires)
+        else:
+            services.resolve(alert, request.user, comment)
     except ValueError as exc:
         messages.error(request, str(exc))
     return redirect("alerts:index")

@@ -109,7 +109,90 @@ def test_the_alerts_page_lists_and_editors_acknowledge(client, editor, viewer):
     assert client.post(f"/alerts/{alert.pk}/acknowledge/").status_code == 403
     client.force_login(editor)
     assert b">Acknowledge</button>" in client.get("/alerts/").content
-    assert client.post(f"/alerts/{alert.pk}/acknowledge/", {"comment": "mine"}).status_code == 302
+    assert b'name="expires_in_minutes"' in client.get("/alerts/").content
+    answer = client.post(f"/alerts/{alert.pk}/acknowledge/", {"comment": "mine", "expires_in_minutes": "30"})
+    assert answer.status_code == 302
     alert.refresh_from_db()
-    assert alert.state == "acknowledged"
+    assert alert.state == "acknowledged" and alert.ack_expires_at is not None
+    assert b"until " in client.get("/alerts/").content
     assert client.get("/alerts/", HTTP_HX_REQUEST="true").content.count(b"<html") == 0
+
+
+def test_rules_with_conditions_and_anomaly_settings_round_trip(api_as, owner):
+    api = api_as(owner)
+    body = {**RULE, "match": "any", "conditions": [{"metric": "load", "comparator": ">", "threshold": 5}],
+            "repeat_interval_minutes": 30, "group_by": ["dc"]}  # fmt: skip
+    created = api.post("/api/v1/alert-rules/", body, format="json")
+    assert created.status_code == 201, created.json()
+    data = created.json()
+    assert data["conditions"] == [
+        {
+            "metric": "load",
+            "labels": {},
+            "aggregation": "last",
+            "window_seconds": 60,
+            "comparator": ">",
+            "threshold": 5.0,
+        }
+    ]
+    assert (data["match"], data["repeat_interval_minutes"], data["group_by"]) == ("any", 30, ["dc"])
+    replaced = api.patch(f"/api/v1/alert-rules/{data['id']}/", {"conditions": []}, format="json")
+    assert replaced.json()["conditions"] == [] and AlertRule.objects.get().conditions.count() == 0
+    anomaly = {"name": "RPS unusual", "kind": "anomaly", "metric": "rps", "anomaly_sensitivity": 4}
+    assert api.post("/api/v1/alert-rules/", anomaly, format="json").status_code == 201
+
+
+def test_bad_rules_are_refused_field_by_field(api_as, owner):
+    api = api_as(owner)
+    no_threshold = api.post("/api/v1/alert-rules/", {"name": "x", "metric": "cpu"}, format="json")
+    assert no_threshold.status_code == 400 and "critical_threshold" in no_threshold.json()["error"]["details"]
+    bad = api.post(
+        "/api/v1/alert-rules/",
+        {**RULE, "conditions": [{"metric": "no good", "threshold": "high"}], "group_by": "dc",
+         "anomaly_history_days": 0},
+        format="json",
+    )  # fmt: skip
+    assert bad.status_code == 400
+    assert {"conditions", "anomaly_history_days"} <= set(bad.json()["error"]["details"])
+    assert AlertRule.objects.count() == 0
+
+
+def test_maintenance_windows_through_the_api(api_as, editor, viewer):
+    api = api_as(editor)
+    window = {"name": "Sunday patching", "matchers": {"env": "prod"}, "timezone": "Europe/Paris", "weekdays": [6],
+              "start_time": "02:00", "duration_minutes": 120}  # fmt: skip
+    assert api.post("/api/v1/maintenance-windows/", window, format="json").status_code == 201
+    assert api_as(viewer).post("/api/v1/maintenance-windows/", window, format="json").status_code == 403
+    bad = api.post(
+        "/api/v1/maintenance-windows/",
+        {**window, "timezone": "Mars/Olympus", "weekdays": [9], "duration_minutes": 0},
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert {"timezone", "weekdays", "duration_minutes"} <= set(bad.json()["error"]["details"])
+
+
+def test_an_acknowledgement_can_lapse(api_as, editor):
+    from alerts import services
+
+    rule = AlertRule.objects.create(name="CPU", metric="cpu", critical_threshold=90)
+    record_samples([("cpu", {"host": "a"}, time.time(), 95.0)])
+    (alert,) = services.evaluate_rule(rule)
+    api = api_as(editor)
+    bad = api.post(f"/api/v1/alerts/{alert.id}/acknowledge/", {"expires_in_minutes": -5}, format="json")
+    assert bad.status_code == 400 and "expires_in_minutes" in bad.json()["error"]["details"]
+    acked = api.post(f"/api/v1/alerts/{alert.id}/acknowledge/", {"expires_in_minutes": 15}, format="json").json()
+    assert acked["state"] == "acknowledged" and acked["ack_expires_at"] is not None
+
+
+def test_the_rule_admin_edits_conditions_inline_and_previews(client, owner):
+    client.force_login(owner)
+    page = client.get("/admin/alerts/alertrule/add/")
+    assert page.status_code == 200 and b"conditions-TOTAL_FORMS" in page.content
+    rule = AlertRule.objects.create(name="CPU", metric="cpu", critical_threshold=90)
+    record_samples([("cpu", {"host": "a"}, time.time(), 95.0), ("cpu", {"host": "b"}, time.time(), 5.0)])
+    answer = client.post(
+        "/admin/alerts/alertrule/", {"action": "preview", "_selected_action": [rule.pk]}, follow=True
+    ).content.decode()
+    assert "CPU: 1 of 2 series would fire" in answer
+    assert client.get("/admin/alerts/maintenancewindow/add/").status_code == 200
