@@ -473,7 +473,7 @@ def firing_alerts(limit: int = 20) -> list[Any]:
     except LookupError:
         return []
     try:
-        return list(alert.objects.filter(state="firing").order_by("-id")[:limit])
+        return list(alert.objects.filter(state="firing").select_related("rule").order_by("-id")[:limit])
     except Exception:
         log.debug("alerts not readable", exc_info=True)
         return []
@@ -482,10 +482,12 @@ def firing_alerts(limit: int = 20) -> list[Any]:
 def recent_events(limit: int = 10) -> list[dict[str, Any]]:
     """Recent alert changes and load-test runs, newest first (each app only when present)."""
     events: list[dict[str, Any]] = []
-    for app_label, model_name, kind in (("alerts", "Alert", "alert"), ("loadtest", "LoadTestRun", "load test")):
+    sources = (("alerts", "Alert", "alert", ["rule"]), ("loadtest", "LoadTestRun", "load test", []))
+    for app_label, model_name, kind, related in sources:
         try:
             model = apps.get_model(app_label, model_name)
-            rows = list(model.objects.order_by("-id")[:limit])
+            queryset = model.objects.select_related(*related) if related else model.objects.all()
+            rows = list(queryset.order_by("-id")[:limit])
         except Exception:  # that app is not built yet, or its table differs: skip it
             log.debug("no %s events", kind, exc_info=True)
             continue

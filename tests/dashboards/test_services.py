@@ -84,3 +84,22 @@ def test_the_admin_lists_dashboards_with_their_widgets(owner):
     assert client.get("/admin/dashboards/dashboard/").status_code == 200
     page = client.get(f"/admin/dashboards/dashboard/{system.pk}/change/")
     assert page.status_code == 200 and "system_cpu_percent" in page.content.decode()
+
+
+def test_firing_alerts_and_recent_events_cost_the_same_queries_for_one_or_many_alerts(django_assert_num_queries):
+    from alerts.models import Alert, AlertRule
+
+    def fire(n: int) -> None:
+        for i in range(n):
+            rule = AlertRule.objects.create(name=f"rule {Alert.objects.count()}", metric="cpu", critical_threshold=1)
+            Alert.objects.create(rule=rule, labels={}, labels_key=f"k{i}", state="firing", severity="critical")
+
+    def render() -> list[str]:
+        return [a.rule.name for a in services.firing_alerts()] + [e["text"] for e in services.recent_events()]
+
+    fire(1)
+    with django_assert_num_queries(3):  # firing alerts, alert events, load-test runs
+        assert len(render()) == 2
+    fire(5)
+    with django_assert_num_queries(3):
+        assert "rule 5 {} [firing]" in render()
