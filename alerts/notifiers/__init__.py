@@ -20,7 +20,6 @@ from django.template.loader import render_to_string
 from alerts.choices import ChannelKind
 from lib.outbound import OutboundRefusedError, check_url
 
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 SLACK_MAX_ITEMS = 20
 SEVERITY_COLOUR = {"critical": "#d7263d", "warning": "#f4a261", "resolved": "#2a9d8f", "test": "#457b9d"}
 
@@ -121,7 +120,8 @@ class Notifier:
         except OutboundRefusedError as exc:
             raise NotifierError(str(exc), permanent=True) from None
         try:
-            response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT, follow_redirects=False)
+            timeout = httpx.Timeout(settings.NOTIFY_TIMEOUT_SECONDS, connect=5.0)
+            response = httpx.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
         except httpx.HTTPError as exc:
             raise NotifierError(f"{type(exc).__name__}: could not reach the receiver") from None
         if response.status_code in (400, 401, 403, 404, 410):

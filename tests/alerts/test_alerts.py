@@ -143,6 +143,17 @@ def test_server_errors_are_retried_with_backoff_and_404_disables_the_channel(rec
     assert failed.status == NotificationStatus.FAILED and not channel.enabled and "404" in channel.disabled_reason
 
 
+def test_a_receiver_that_times_out_is_retried_later(receiver, settings):
+    settings.NOTIFY_TIMEOUT_SECONDS = 0.2
+    receiver.delay = 1.0
+    channel = NotificationChannel.objects.create(name="ops", kind="webhook", config={"url": receiver.url})
+    result = services.send_test(channel)
+    assert result.status == NotificationStatus.PENDING and result.attempts == 1
+    assert result.last_error == "ReadTimeout: could not reach the receiver"
+    channel.refresh_from_db()
+    assert channel.enabled  # a slow receiver is not a broken one
+
+
 def test_a_notification_is_claimed_by_one_worker_only():
     channel = NotificationChannel.objects.create(name="ops", kind="webhook", config={"url": "http://127.0.0.1:9/x"})
     notification = Notification.objects.create(channel=channel, kind="test")
