@@ -19,8 +19,8 @@ from typing import Any
 
 from django.db import connection
 
-from alerts.choices import Direction, Match, RuleKind
-from alerts.models import AlertCondition, AlertRule
+from alerts.choices import Direction, Match, NoData, RuleKind
+from alerts.models import COMPARE, AlertCondition, AlertRule
 from monitoring.models import Series
 from monitoring.services import aggregate_window, labels_key
 
@@ -156,15 +156,48 @@ def _combine(
     return verdict
 
 
-def evaluate(rules: Iterable[AlertRule], now: datetime) -> dict[int, list[tuple[Series, Verdict]]]:
-    """Each rule's verdict for each of its series (rules should prefetch ``conditions``)."""
-    window = Window(now)
+def _candidates(rule: AlertRule, rows: Rows, watched: set[str], no_data_alerts: bool) -> Rows:
+    """The rows of a plain threshold rule that can change anything (the hot loop of a sweep)."""
+    if rule.critical_threshold is None:
+        return [(s, v) for s, v in rows if s.labels_key in watched or (v is None and no_data_alerts)]
+    compare = COMPARE[rule.comparator]
+    levels = [rule.critical_threshold] + ([] if rule.warning_threshold is None else [rule.warning_threshold])
+    line = min(levels) if rule.comparator in (">", ">=") else max(levels)  # the least severe level
+    picked = [(s, v) for s, v in rows if v is not None and compare(v, line)]
+    if watched or no_data_alerts:
+        chosen = {id(s) for s, _ in picked}
+        picked += [
+            (s, v)
+            for s, v in rows
+            if id(s) not in chosen and (s.labels_key in watched or (v is None and no_data_alerts))
+        ]
+    return picked
+
+
+def evaluate(
+    rules: Iterable[AlertRule],
+    now: datetime,
+    open_keys: dict[int, set[str]] | None = None,
+    window: Window | None = None,
+) -> dict[int, list[tuple[Series, Verdict]]]:
+    """Each rule's verdict for each of its series (rules should prefetch ``conditions``).
+
+    With ``open_keys`` (rule id → label keys of its open alerts) only the series that can
+    change something come back: breaching ones, those with an open alert, and silent ones when
+    the rule alerts on no data. A sweep of a thousand quiet rules then costs its queries and a
+    comparison per series, nothing more.
+    """
+    window = window or Window(now)
     out: dict[int, list[tuple[Series, Verdict]]] = {}
     for rule in rules:
         rows = window.rows(rule.metric, rule.labels, rule.window_seconds, rule.aggregation)
         conditions = [
             (c, window.rows(c.metric, c.labels, c.window_seconds, c.aggregation)) for c in rule.conditions.all()
         ]
+        watched = None if open_keys is None else open_keys.get(rule.pk, set())
+        no_data_alerts = rule.no_data == NoData.ALERT
+        if watched is not None and rule.kind == RuleKind.THRESHOLD and not conditions:
+            rows = _candidates(rule, rows, watched, no_data_alerts)
         if rule.kind == RuleKind.ANOMALY:
             known = baselines(rule, [s.id for s, v in rows if v is not None], now)
             verdicts = [(s, anomaly_verdict(rule, v, known.get(s.id))) for s, v in rows]
@@ -172,6 +205,12 @@ def evaluate(rules: Iterable[AlertRule], now: datetime) -> dict[int, list[tuple[
             verdicts = [(s, threshold_verdict(rule, v)) for s, v in rows]
         if conditions:
             verdicts = [(s, _combine(rule, v, s.labels, conditions)) for s, v in verdicts]
+        if watched is not None:
+            verdicts = [
+                (s, v)
+                for s, v in verdicts
+                if v.severity or s.labels_key in watched or (v.value is None and no_data_alerts)
+            ]
         out[rule.pk] = verdicts
     return out
 

@@ -34,7 +34,6 @@ from alerts.models import (
 )
 from alerts.notifiers import REGISTRY, Event, Item, NotifierError
 from lib.realtime import broadcast
-from monitoring.services import labels_key
 
 logger = logging.getLogger(__name__)
 
@@ -153,26 +152,25 @@ def evaluate_rule(rule: AlertRule, now: datetime | None = None) -> list[Alert]:
     return evaluate_rules([rule], now)
 
 
-def _needs_work(rule: AlertRule, verdicts: list[tuple[Any, Verdict]], has_open: bool) -> bool:
-    if has_open:
-        return True
-    return any(v.severity or (v.value is None and rule.no_data == NoData.ALERT) for _, v in verdicts)
-
-
-def evaluate_rules(rules: Iterable[AlertRule], now: datetime | None = None) -> list[Alert]:
+def evaluate_rules(
+    rules: Iterable[AlertRule], now: datetime | None = None, window: evaluation.Window | None = None
+) -> list[Alert]:
     """Evaluate rules in one pass: shared aggregates, one query for the open alerts, and a
     transaction only for the rules that have something to change."""
     now = now or timezone.now()
     rules = list(rules)
     if not rules:
         return []
-    verdicts = evaluation.evaluate(rules, now)
-    open_rules = set(Alert.objects.filter(rule__in=rules, state__in=OPEN_STATES).values_list("rule_id", flat=True))
+    open_keys: dict[int, set[str]] = {}
+    current = Alert.objects.filter(rule__in=rules, state__in=OPEN_STATES)
+    for rule_id, key in current.values_list("rule_id", "labels_key"):
+        open_keys.setdefault(rule_id, set()).add(key)
+    verdicts = evaluation.evaluate(rules, now, open_keys, window)
     suppressions = Suppressions(now)
     changed: list[Alert] = []
     for rule in rules:
         rows = verdicts[rule.pk]
-        if not _needs_work(rule, rows, rule.pk in open_rules):
+        if not rows:
             continue
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -183,7 +181,7 @@ def evaluate_rules(rules: Iterable[AlertRule], now: datetime | None = None) -> l
             for alert in alerts.values():
                 alert.rule = rule
             for series, verdict in rows:
-                key = labels_key(series.labels)
+                key = series.labels_key
                 _step(rule, alerts.get(key), series.labels, key, verdict, now, changed, suppressions)
     return changed
 
@@ -257,10 +255,11 @@ def sweep(now: datetime | None = None) -> int:
     and keep-firing-for), then reminders, escalations and lapsed acknowledgements."""
     now = now or timezone.now()
     rules = list(_rules())
+    window = evaluation.Window(now)  # aggregates shared by every batch of this sweep
     for start in range(0, len(rules), SWEEP_BATCH):
         batch = rules[start : start + SWEEP_BATCH]
         try:
-            evaluate_rules(batch, now)
+            evaluate_rules(batch, now, window)
         except Exception:  # one broken rule must not stop the sweep: retry the batch rule by rule
             for rule in batch:
                 try:
