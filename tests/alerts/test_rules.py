@@ -306,3 +306,10 @@ def test_a_failed_group_is_retried_together(receiver):
     services.deliver_due()
     assert len(receiver.requests) == 2 and "(2 alerts)" in receiver.json()["text"]
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_rule_watches_every_series_of_its_metric_not_just_the_first_page():
+    now = time.time()
+    record_samples([("cpu", {"host": f"h{i:04d}"}, now - 1, 10.0) for i in range(700)])
+    put(99, host="h0699")
+    assert [a.labels["host"] for a in services.evaluate_rule(rule())] == ["h0699"]
