@@ -19,6 +19,9 @@ class Preset(models.TextChoices):
 class ThinkMode(models.TextChoices):
     CONSTANT = "constant", "Constant"
     BETWEEN = "between", "Random between 0.5x and 1.5x"
+    # Locust's constant_throughput: each user aims at throughput_per_user iterations a second
+    # and waits whatever is left of its interval after each request (no catching up when late).
+    CONSTANT_THROUGHPUT = "constant_throughput", "Constant throughput per user"
 
 
 # What each preset sets; any field given explicitly overrides it.

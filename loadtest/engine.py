@@ -81,6 +81,12 @@ def _picker(endpoints: list[dict[str, Any]]) -> Callable[[], dict[str, Any]]:
     return lambda: endpoints[bisect.bisect_right(cumulative, random.random() * total)]
 
 
+def _pacing(config: dict[str, Any]) -> float:
+    """Seconds between one user's iteration starts in constant-throughput mode, else 0."""
+    rate = float(config.get("throughput_per_user") or 0)
+    return 1 / rate if config.get("think_mode") == "constant_throughput" and rate > 0 else 0.0
+
+
 async def run_load(
     config: dict[str, Any],
     run_id: int,
@@ -93,6 +99,7 @@ async def run_load(
     spawn_rate = max(float(config.get("spawn_rate") or users_wanted), 0.1)
     think = float(config.get("think_time_ms") or 0) / 1000
     between = config.get("think_mode") == "between"
+    pacing = _pacing(config)
     delay = float(config.get("client_delay_ms") or 0) / 1000
     payload = b"x" * int(config.get("payload_bytes") or 0)
     timeout = aiohttp.ClientTimeout(total=float(config.get("request_timeout_ms") or 10_000) / 1000)
@@ -104,6 +111,7 @@ async def run_load(
 
     async def user(session: aiohttp.ClientSession) -> None:
         while not stop.is_set():
+            iteration_started = time.monotonic()
             endpoint = pick()
             await limiter.wait()
             if delay:
@@ -137,9 +145,13 @@ async def run_load(
             totals.window.record(micros, ok, size)
             if kind:
                 totals.failures_by_kind[kind] = totals.failures_by_kind.get(kind, 0) + 1
-            if think and not stop.is_set():
+            if pacing:
+                wait = pacing - (time.monotonic() - iteration_started)  # the rest of this user's interval
+            else:
+                wait = think * (random.uniform(0.5, 1.5) if between else 1.0)
+            if wait > 0 and not stop.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), think * (random.uniform(0.5, 1.5) if between else 1.0))
+                    await asyncio.wait_for(stop.wait(), wait)
 
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     started = time.monotonic()

@@ -21,7 +21,10 @@ class Scenario(models.Model):
     spawn_rate = models.FloatField(default=10, help_text="Users started per second.")
     duration_seconds = models.PositiveIntegerField(default=30)
     think_time_ms = models.PositiveIntegerField(default=0)
-    think_mode = models.CharField(max_length=10, choices=ThinkMode.choices, default=ThinkMode.CONSTANT)
+    think_mode = models.CharField(max_length=20, choices=ThinkMode.choices, default=ThinkMode.CONSTANT)
+    throughput_per_user = models.FloatField(
+        null=True, blank=True, help_text="Requests per second each user aims at (think mode constant throughput)."
+    )
     request_timeout_ms = models.PositiveIntegerField(default=10_000)
     payload_bytes = models.PositiveIntegerField(default=0, help_text="Body size for POST/PUT (Memory Pressure).")
     client_delay_ms = models.PositiveIntegerField(default=0, help_text="Injected delay per request (Network Slow).")

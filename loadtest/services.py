@@ -21,8 +21,8 @@ from loadtest.models import LoadTestRun, RunSecond, Scenario
 logger = logging.getLogger(__name__)
 CONFIG_FIELDS = [
     "target_url", "endpoints", "users", "spawn_rate", "duration_seconds", "think_time_ms", "think_mode",
-    "request_timeout_ms", "payload_bytes", "client_delay_ms", "max_error_rate", "max_p95_ms", "max_rps",
-    "max_cpu_percent", "max_memory_percent",
+    "throughput_per_user", "request_timeout_ms", "payload_bytes", "client_delay_ms", "max_error_rate", "max_p95_ms",
+    "max_rps", "max_cpu_percent", "max_memory_percent",
 ]  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from loadtest.choices import ThinkMode
 from loadtest.models import LoadTestRun, RunSecond, Scenario
 from loadtest.services import apply_preset
 
@@ -48,6 +49,21 @@ class ScenarioSerializer(serializers.ModelSerializer):
         if value is not None and not 0 <= value <= 1:
             raise serializers.ValidationError("a share between 0 and 1")
         return value
+
+    def validate_throughput_per_user(self, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 1000:
+            raise serializers.ValidationError("more than 0 and at most 1,000 requests a second")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        def current(name: str) -> Any:
+            return attrs[name] if name in attrs else getattr(self.instance, name, None)
+
+        if current("think_mode") == ThinkMode.CONSTANT_THROUGHPUT and not current("throughput_per_user"):
+            raise serializers.ValidationError(
+                {"throughput_per_user": "required when think_mode is constant_throughput"}
+            )
+        return attrs
 
 
 class RunSecondSerializer(serializers.ModelSerializer):

@@ -108,6 +108,38 @@ def test_max_rps_caps_the_request_rate(target):
     assert 20 <= run.requests <= 2 * 20 + 10  # ~20 a second for 2 s, not thousands
 
 
+def test_constant_throughput_holds_each_user_at_its_rate_counted_by_the_target(settings):
+    # 4 users x 10 requests/s for 3 s against a target answering in 50 ms: pacing waits only the
+    # rest of each 100 ms interval, so ~120 requests arrive (a fixed 100 ms think time would
+    # give ~80, no think time several hundred).
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    slow = Target(delay=0.05)
+    try:
+        run = run_now(
+            scenario(slow.url, users=4, duration_seconds=3, think_mode="constant_throughput", throughput_per_user=10)
+        )
+    finally:
+        slow.server.shutdown()
+    expected = 4 * 10 * 3
+    assert run.status == RunStatus.FINISHED and run.requests == len(slow.log)
+    assert 0.75 * expected <= len(slow.log) <= 1.15 * expected
+
+
+def test_constant_throughput_needs_a_rate(api_as, editor, target):
+    api = api_as(editor)
+    body = {"name": "ct", "target_url": target.url, "think_mode": "constant_throughput"}
+    missing = api.post("/api/v1/loadtest/scenarios/", body, format="json")
+    assert missing.status_code == 400 and "throughput_per_user" in missing.json()["error"]["details"]
+    zero = api.post("/api/v1/loadtest/scenarios/", {**body, "throughput_per_user": 0}, format="json")
+    assert zero.status_code == 400 and "throughput_per_user" in zero.json()["error"]["details"]
+    made = api.post("/api/v1/loadtest/scenarios/", {**body, "throughput_per_user": 2.5}, format="json")
+    assert made.status_code == 201 and made.json()["think_mode"] == "constant_throughput"
+    changed = api.patch(
+        f"/api/v1/loadtest/scenarios/{made.json()['id']}/", {"throughput_per_user": None}, format="json"
+    )
+    assert changed.status_code == 400
+
+
 def test_an_emergency_stop_ends_a_running_test(target):
     scn = scenario(target.url, duration_seconds=30)
     run = LoadTestRun.objects.create(scenario=scn, config={k: getattr(scn, k) for k in services.CONFIG_FIELDS})
