@@ -3,6 +3,9 @@
 ``run_load(config, run_id, on_second, should_stop)`` returns the totals. Every second it hands
 ``on_second`` that second's figures and asks it whether a safety limit was crossed; it checks
 ``should_stop`` every 100 ms, so an emergency stop takes effect within a fraction of a second.
+One call is one shard of a run: ``loadtest.services`` runs it in a thread (one process) or in
+``loadtest.shard`` child processes and merges their per-second windows. Both callbacks must be
+quick and must not touch the database (they run on the event loop).
 """
 
 from __future__ import annotations
@@ -44,6 +47,26 @@ class Window:
         if not self.requests:
             return None
         return self.histogram.get_value_at_percentile(p) / 1000
+
+    def merge(self, other: Window) -> None:
+        """Add ``other`` in: HDR histograms merge exactly, so merged percentiles stay right."""
+        self.requests += other.requests
+        self.failures += other.failures
+        self.bytes += other.bytes
+        if other.requests:
+            self.histogram.add(other.histogram)
+
+    def to_json(self) -> dict[str, Any]:
+        """Counts and the histogram in HdrHistogram's compressed base64 form (for another process)."""
+        return {"requests": self.requests, "failures": self.failures, "bytes": self.bytes,
+                "hist": self.histogram.encode().decode() if self.requests else ""}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Window:
+        window = cls(requests=int(data["requests"]), failures=int(data["failures"]), bytes=int(data["bytes"]))
+        if data.get("hist"):
+            window.histogram.decode_and_add(data["hist"])
+        return window
 
 
 @dataclass
@@ -92,6 +115,7 @@ async def run_load(
     run_id: int,
     on_second: Callable[[int, int, Window, Totals], str | None],
     should_stop: Callable[[], bool],
+    start_at: float | None = None,
 ) -> Totals:
     base = config["target_url"].rstrip("/")
     pick = _picker(config["endpoints"])
@@ -154,6 +178,8 @@ async def run_load(
                     await asyncio.wait_for(stop.wait(), wait)
 
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    if start_at is not None:  # shards of one run start together, so their seconds line up
+        await asyncio.sleep(max(0.0, start_at - time.time()))
     started = time.monotonic()
     tasks: list[asyncio.Task[None]] = []
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import queue
+import threading
 import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -59,13 +64,14 @@ def _stop_key(run_id: int) -> str:
 
 
 def stop_run(run: LoadTestRun) -> LoadTestRun:
-    """Emergency stop: a running engine sees the flag within ~100 ms; a queued run never starts."""
-    if (
-        not LoadTestRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-            status=RunStatus.STOPPED, stop_reason="stopped by a user before it started", finished_at=timezone.now()
-        )
-        and LoadTestRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists()
+    """Emergency stop: a running run's shards see the flag within ~100 ms; a queued run never starts."""
+    if LoadTestRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.STOPPED, stop_reason="stopped by a user before it started", finished_at=timezone.now()
     ):
+        run.refresh_from_db()
+        _publish(progress_payload(run))
+        return run
+    if LoadTestRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists():
         get_redis().set(_stop_key(run.pk), 1, ex=3600)
     run.refresh_from_db()
     return run
@@ -78,8 +84,8 @@ def _host_reason(config: dict[str, Any]) -> str | None:
         ("max_cpu_percent", "system_cpu_percent", "host CPU"),
         ("max_memory_percent", "system_memory_used_percent", "host memory"),
     )
-    for field, metric, label in checks:
-        limit = config.get(field)
+    for name, metric, label in checks:
+        limit = config.get(name)
         if limit is None:
             continue
         value = latest_value(metric, max_age_seconds=30)
@@ -88,16 +94,184 @@ def _host_reason(config: dict[str, Any]) -> str | None:
     return None
 
 
-def _progress(
-    run: LoadTestRun, second: int, users: int, totals: Totals, status: str, reason: str = ""
-) -> dict[str, Any]:
-    window = totals.window
-    return {
-        "id": run.pk, "status": status, "elapsed": second, "users": users,
-        "rps": window.requests / max(second, 1), "requests": window.requests, "failures": window.failures,
-        "p50_ms": window.percentile_ms(50), "p95_ms": window.percentile_ms(95), "p99_ms": window.percentile_ms(99),
-        "stop_reason": reason,
+def _window_figures(window: Window) -> dict[str, Any]:
+    return {"requests": window.requests, "failures": window.failures, "p50_ms": window.percentile_ms(50),
+            "p95_ms": window.percentile_ms(95), "p99_ms": window.percentile_ms(99)}  # fmt: skip
+
+
+def progress_payload(run: LoadTestRun, **live: Any) -> dict[str, Any]:
+    """The ``loadtest-progress`` frame's ``run``: the stored totals, or ``live`` figures while running."""
+    payload = {
+        "id": run.pk, "status": run.status, "started_at": run.started_at.timestamp() if run.started_at else None,
+        "elapsed": run.seconds.count() if run.finished_at else 0, "users": 0, "rps": run.rps,
+        "requests": run.requests, "failures": run.failures, "p50_ms": run.p50_ms, "p95_ms": run.p95_ms,
+        "p99_ms": run.p99_ms, "stop_reason": run.stop_reason,
     }  # fmt: skip
+    payload.update(live)
+    return payload
+
+
+def _publish(payload: dict[str, Any]) -> None:
+    try:
+        broadcast("loadtest-progress", {"run": payload})
+    except Exception as exc:  # progress is best effort; the run goes on
+        logger.debug("progress not published: %s", exc)
+
+
+@dataclass
+class ShardReport:
+    """One shard's second (``second`` set) or its end (``second`` None: totals, or ``error``)."""
+
+    shard: int
+    second: int | None
+    users: int = 0
+    window: Window = field(default_factory=Window)
+    failures_by_kind: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str = ""
+
+
+class ThreadShard:
+    """The whole run on one event loop in a thread of this process (``processes`` = 1).
+
+    The calling thread stays free for the database and Redis work of each second: nothing
+    synchronous runs on the event loop but the engine itself.
+    """
+
+    count = 1
+
+    def __init__(self, config: dict[str, Any], run_id: int) -> None:
+        self.reports: queue.Queue[ShardReport] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(config, run_id), name=f"loadtest-{run_id}", daemon=True)
+        self.started_at = time.time()
+        self._thread.start()
+
+    def _run(self, config: dict[str, Any], run_id: int) -> None:
+        def on_second(second: int, users: int, window: Window, totals: Totals) -> None:
+            self.reports.put(ShardReport(0, second, users, window))
+
+        try:
+            totals = asyncio.run(run_load(config, run_id, on_second, self._stop.is_set))
+        except Exception as exc:
+            logger.exception("load test %s: the engine failed", run_id)
+            self.reports.put(ShardReport(0, None, error=f"{type(exc).__name__}: {exc}"))
+            return
+        self.reports.put(ShardReport(0, None, totals.max_users, totals.window, totals.failures_by_kind, totals.seconds))
+
+    def poll(self, timeout: float) -> list[ShardReport]:
+        try:
+            reports = [self.reports.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                reports.append(self.reports.get_nowait())
+        return reports
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def check(self) -> None:
+        """Raises when a shard died without reporting its end (a thread always reports)."""
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+class ShardFailedError(RuntimeError):
+    pass
+
+
+class _Recorder:
+    """Turns each merged second into a RunSecond row, a safety check and a progress frame."""
+
+    def __init__(self, run: LoadTestRun, config: dict[str, Any]) -> None:
+        self.run, self.config = run, config
+        self.cumulative = Window()
+        self.last_second = 0
+
+    def second(self, second: int, reports: list[ShardReport], check: bool) -> str | None:
+        window = Window()
+        for report in reports:
+            window.merge(report.window)
+        users = sum(report.users for report in reports)
+        self.cumulative.merge(window)
+        self.last_second = max(self.last_second, second)
+        figures = _window_figures(window)
+        RunSecond.objects.create(run=self.run, second=second, users=users, **figures)
+        reason = (_limit_reason(self.config, self.cumulative) or _host_reason(self.config)) if check else None
+        cumulative = self.cumulative
+        _publish(
+            progress_payload(
+                self.run, elapsed=second, users=users, rps=cumulative.requests / max(second, 1),
+                stop_reason=reason or "", window=figures, **_window_figures(cumulative),
+            )
+        )  # fmt: skip
+        return reason
+
+
+@dataclass
+class _Outcome:
+    window: Window
+    failures_by_kind: dict[str, int]
+    seconds: float
+    stop_reason: str
+
+
+def _coordinate(run: LoadTestRun, shards: ThreadShard, stop_key: str) -> _Outcome:
+    """Merge the shards' seconds in order, apply the safety limits and stops, until every shard ends."""
+    config = run.config
+    redis = get_redis()
+    recorder = _Recorder(run, config)
+    pending: dict[int, list[ShardReport]] = {}
+    reached = [0] * shards.count
+    ended: dict[int, ShardReport] = {}
+    next_second, reason = 1, ""
+    timeout = float(config.get("request_timeout_ms") or 10_000) / 1000
+    deadline = time.monotonic() + float(config["duration_seconds"]) + timeout + 60
+    while len(ended) < shards.count:
+        for report in shards.poll(0.1):
+            if report.error:
+                raise ShardFailedError(report.error if shards.count == 1 else f"shard {report.shard}: {report.error}")
+            if report.second is None:
+                ended[report.shard] = report
+            else:
+                pending.setdefault(report.second, []).append(report)
+                reached[report.shard] = max(reached[report.shard], report.second)
+        # A second is complete once every shard still running has reported it.
+        while next_second in pending and all(
+            reached[i] >= next_second or i in ended for i in range(shards.count)
+        ):  # fmt: skip
+            found = recorder.second(next_second, pending.pop(next_second), check=not reason)
+            if found:
+                reason = found
+                shards.stop()
+            next_second += 1
+        if not reason and redis.exists(stop_key):
+            reason = "stopped by a user"
+            shards.stop()
+        shards.check()
+        if time.monotonic() > deadline:
+            raise ShardFailedError("the run did not end in time")
+    for second in sorted(pending):  # the shards' last, partial seconds
+        recorder.second(second, pending[second], check=False)
+    window, failures_by_kind = Window(), {}
+    for report in ended.values():
+        window.merge(report.window)
+        for kind, count in report.failures_by_kind.items():
+            failures_by_kind[kind] = failures_by_kind.get(kind, 0) + count
+    seconds = max(report.seconds for report in ended.values())
+    return _Outcome(window, failures_by_kind, seconds, reason)
+
+
+def _fail(run: LoadTestRun, reason: str) -> LoadTestRun:
+    run.status, run.stop_reason = RunStatus.FAILED, reason[:300]
+    run.finished_at = timezone.now()
+    run.save()
+    _publish(progress_payload(run))
+    return run
 
 
 def execute_run(run_id: int) -> LoadTestRun:
@@ -107,71 +281,39 @@ def execute_run(run_id: int) -> LoadTestRun:
     ):
         return LoadTestRun.objects.get(pk=run_id)  # already taken, or stopped while queued
     run = LoadTestRun.objects.get(pk=run_id)
-    config = run.config
-    seconds: list[RunSecond] = []
     stop_key = _stop_key(run_id)
     redis = get_redis()
     redis.delete(stop_key)  # a flag can only be meant for this run once it is running
-    last_check = [0.0, False]
-
-    def should_stop() -> bool:
-        now = time.monotonic()
-        if now - last_check[0] >= 0.1:
-            last_check[0], last_check[1] = now, bool(redis.exists(stop_key))
-        return bool(last_check[1])
-
-    def on_second(second: int, users: int, window: Window, totals: Totals) -> str | None:
-        seconds.append(
-            RunSecond(run=run, second=second, users=users, requests=window.requests, failures=window.failures,
-                      p50_ms=window.percentile_ms(50), p95_ms=window.percentile_ms(95), p99_ms=window.percentile_ms(99))
-        )  # fmt: skip
-        reason = _limit_reason(config, totals) or _host_reason(config)
-        try:
-            broadcast(
-                "loadtest-progress", {"run": _progress(run, second, users, totals, RunStatus.RUNNING, reason or "")}
-            )
-        except Exception as exc:  # progress is best effort; the run goes on
-            logger.debug("progress not published: %s", exc)
-        return reason
-
     try:
-        check_target(config["target_url"])  # the allowlist may have changed since the run was queued
-        totals = asyncio.run(run_load(config, run_id, on_second, should_stop))
+        check_target(run.config["target_url"])  # the allowlist may have changed since the run was queued
     except RunRefusedError as exc:
-        run.status, run.stop_reason = RunStatus.FAILED, str(exc)
-        run.finished_at = timezone.now()
-        run.save()
-        return run
+        return _fail(run, str(exc))
+    shards = ThreadShard(run.config, run_id)
+    try:
+        run.started_at = datetime.fromtimestamp(shards.started_at, UTC)
+        run.save(update_fields=["started_at"])
+        outcome = _coordinate(run, shards, stop_key)
     except Exception as exc:
         logger.exception("load test %s failed", run_id)
-        run.status, run.stop_reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:300]
-        run.finished_at = timezone.now()
-        run.save()
-        return run
-    window = totals.window
-    run.status = RunStatus.STOPPED if totals.stop_reason else RunStatus.FINISHED
-    run.stop_reason = totals.stop_reason
+        return _fail(run, str(exc) if isinstance(exc, ShardFailedError) else f"{type(exc).__name__}: {exc}")
+    finally:
+        shards.close()
+        redis.delete(stop_key)
+    window = outcome.window
+    run.status = RunStatus.STOPPED if outcome.stop_reason else RunStatus.FINISHED
+    run.stop_reason = outcome.stop_reason
     run.finished_at = timezone.now()
     run.requests, run.failures, run.bytes_received = window.requests, window.failures, window.bytes
-    run.rps = window.requests / max(totals.seconds, 0.001)
+    run.rps = window.requests / max(outcome.seconds, 0.001)
     run.p50_ms, run.p95_ms, run.p99_ms = window.percentile_ms(50), window.percentile_ms(95), window.percentile_ms(99)
     run.max_ms = window.percentile_ms(100)
-    run.failures_by_kind = totals.failures_by_kind
-    with transaction.atomic():
-        run.save()
-        RunSecond.objects.bulk_create(seconds)
-    redis.delete(stop_key)
-    try:
-        broadcast(
-            "loadtest-progress", {"run": {**_progress(run, len(seconds), 0, totals, run.status, run.stop_reason)}}
-        )
-    except Exception as exc:  # progress is best effort
-        logger.debug("progress not published: %s", exc)
+    run.failures_by_kind = outcome.failures_by_kind
+    run.save()
+    _publish(progress_payload(run))
     return run
 
 
-def _limit_reason(config: dict[str, Any], totals: Totals) -> str | None:
-    window = totals.window
+def _limit_reason(config: dict[str, Any], window: Window) -> str | None:
     if not window.requests:
         return None
     error_rate = window.failures / window.requests

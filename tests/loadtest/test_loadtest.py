@@ -225,3 +225,59 @@ def test_the_load_test_page_lists_scenarios_and_runs(client, editor, target):
     client.force_login(editor)
     page = client.get("/loadtest/").content.decode()
     assert scn.target_url in page and "Emergency stop" in page and "finished" in page
+
+
+def test_the_host_cpu_guard_stops_a_run(target, monkeypatch):
+    from monitoring.services import record_samples
+
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)  # as in a real worker
+    record_samples([("system_cpu_percent", {}, time.time(), 97.0)], topic="system-metrics")
+    run = run_now(scenario(target.url, duration_seconds=10, max_cpu_percent=90))
+    assert run.status == RunStatus.STOPPED and run.stop_reason == "host CPU at 97% exceeded 90%"
+    assert run.requests == len(target.log)
+
+
+def test_a_run_page_shows_the_stored_seconds_to_a_viewer_without_a_stop_button(client, viewer, target):
+    run = run_now(scenario(target.url, duration_seconds=2))
+    client.force_login(viewer)
+    response = client.get(f"/loadtest/runs/{run.pk}/")
+    page = response.content.decode()
+    assert response.status_code == 200 and "finished" in page and 'data-chart="latency"' in page
+    assert "Emergency stop" not in page
+    data = response.context["run_data"]
+    assert data["status"] == "finished" and data["started_at"] is not None
+    assert sum(row[2] for row in data["seconds"]) == run.requests == len(target.log)
+    assert client.get("/loadtest/").content.decode().count(f"/loadtest/runs/{run.pk}/") == 1
+    assert client.post(f"/loadtest/runs/{run.pk}/stop/").status_code == 403
+
+
+def test_the_stop_button_stops_a_run_and_answers_htmx_with_the_summary(client, editor, target):
+    from lib.redis import get_redis
+
+    scn = scenario(target.url)
+    config = {k: getattr(scn, k) for k in services.CONFIG_FIELDS}
+    queued = LoadTestRun.objects.create(scenario=scn, config=config)
+    running = LoadTestRun.objects.create(scenario=scn, config=config, status=RunStatus.RUNNING)
+    client.force_login(editor)
+    assert "Emergency stop" in client.get(f"/loadtest/runs/{running.pk}/").content.decode()
+    answer = client.post(f"/loadtest/runs/{queued.pk}/stop/", HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200 and 'id="run-summary"' in answer.content.decode()
+    assert "<html" not in answer.content.decode() and "stopped by a user before it started" in answer.content.decode()
+    queued.refresh_from_db()
+    assert queued.status == RunStatus.STOPPED
+    answer = client.post(f"/loadtest/runs/{running.pk}/stop/", HTTP_HX_REQUEST="true")
+    assert "Stopping…" in answer.content.decode()
+    assert get_redis().exists(services._stop_key(running.pk))  # the engine's shards stop on this flag
+    get_redis().delete(services._stop_key(running.pk))
+    assert client.post(f"/loadtest/runs/{running.pk}/stop/").status_code == 302  # no HTMX: back to the page
+
+
+def test_the_run_page_needs_a_login_and_a_role(client, outsider, viewer, target):
+    run = run_now(scenario(target.url, duration_seconds=1))
+    assert client.get(f"/loadtest/runs/{run.pk}/").status_code == 302  # to the login page
+    client.force_login(outsider)
+    assert client.get(f"/loadtest/runs/{run.pk}/").status_code == 403
+    client.force_login(viewer)
+    assert client.get("/loadtest/runs/999999/").status_code == 404
+    partial = client.get(f"/loadtest/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert partial.lstrip().startswith('<section id="run-summary"') and str(run.requests) in partial

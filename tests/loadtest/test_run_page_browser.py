@@ -1,0 +1,148 @@
+"""The live run page in real Chromium: a run started from the UI against this instance (real
+daphne, Celery worker and beat), its charts getting points while it runs, the server's own
+metrics beside them, the final status after it ends, and the emergency stop button."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from loadtest.choices import RunStatus
+from loadtest.models import LoadTestRun, Scenario
+from tests.conftest import ARTIFACTS, free_port, start_beat, start_daphne, start_worker, wait_until
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+SHOTS = ARTIFACTS / "loadtest"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
+]
+
+RUNNING_WITH_POINTS = """(n) => {
+  const status = document.querySelector('#run-summary [data-field="status"]');
+  const points = (name) => Number(document.querySelector(`[data-chart="${name}"]`).dataset.points || 0);
+  return status && status.textContent.trim() === 'running' && points('rps') >= n && points('latency') >= n
+    && points('users') >= n && points('errors') >= n;
+}"""
+
+
+def test_a_user_watches_a_run_live_and_stops_another(editor, tmp_path, settings):
+    from playwright.sync_api import sync_playwright
+
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    processes = [start_daphne(port, OUTBOUND_ALLOWLIST="127.0.0.1")]
+    processes.append(start_worker("loadtest-page-worker", OUTBOUND_ALLOWLIST="127.0.0.1"))
+    processes.append(start_beat(tmp_path))
+    # The target is this instance itself: its request metrics then show the load on the same axis.
+    target = {"target_url": base, "endpoints": [{"method": "GET", "path": "/healthz", "weight": 1}],
+              "users": 2, "spawn_rate": 10, "think_mode": "constant_throughput", "throughput_per_user": 5}  # fmt: skip
+    short = Scenario.objects.create(name="Short live run", duration_seconds=8, **target)
+    long = Scenario.objects.create(name="Long run to stop", duration_seconds=120, **target)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.set_default_timeout(20_000)
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            page.goto(f"{base}/accounts/login/")
+            page.fill("#id_username", "editor")
+            page.fill("#id_password", "pw-editor")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+
+            # Start the short run from the load-test page and open its page.
+            page.goto(f"{base}/loadtest/")
+            with page.expect_navigation():  # the page reloads with the new run listed
+                page.click(f'.start-run[data-scenario="{short.pk}"]')
+            run = LoadTestRun.objects.get(scenario=short)
+            page.click(f'#runs a[href="/loadtest/runs/{run.pk}/"]')
+            page.wait_for_url(f"{base}/loadtest/runs/{run.pk}/")
+            page.wait_for_function("window.SeismoStream && SeismoStream.state === 'open'")
+
+            # While it runs, every run chart gets points from the stream.
+            page.wait_for_function(RUNNING_WITH_POINTS, arg=3, timeout=30_000)
+            assert page.locator('[data-chart="rps"] .chart-last').inner_text().startswith("requests/s ")
+            # The server's own metrics (the collectors on beat) share the time axis.
+            page.wait_for_function(
+                "Number(document.querySelector('[data-chart=\"server-cpu\"]').dataset.points || 0) >= 1",
+                timeout=30_000,
+            )
+            page.screenshot(path=str(SHOTS / "01-running.png"), full_page=True)
+
+            # After the end: the final status and totals, and one point per stored second.
+            page.wait_for_function(
+                "document.querySelector('#run-summary [data-field=\"status\"]').textContent.trim() === 'finished'",
+                timeout=40_000,
+            )
+            run.refresh_from_db()
+            assert run.status == RunStatus.FINISHED and run.requests > 0
+            summary = page.locator("#run-summary")
+            assert summary.locator('[data-field="requests"]').inner_text() == str(run.requests)
+            assert page.locator("#stop-run").count() == 0
+            page.wait_for_function(
+                "(n) => Number(document.querySelector('[data-chart=\"rps\"]').dataset.points) === n",
+                arg=run.seconds.count(),
+            )
+            page.wait_for_function(
+                "Number(document.querySelector('[data-chart=\"server-rate\"]').dataset.points || 0) >= 1",
+                timeout=30_000,
+            )
+            page.screenshot(path=str(SHOTS / "02-finished.png"), full_page=True)
+
+            # A long run, stopped with the page's emergency stop button.
+            page.goto(f"{base}/loadtest/")
+            with page.expect_navigation():  # the page reloads with the new run listed
+                page.click(f'.start-run[data-scenario="{long.pk}"]')
+            stoppable = LoadTestRun.objects.get(scenario=long)
+            page.click(f'#runs a[href="/loadtest/runs/{stoppable.pk}/"]')
+            page.wait_for_url(f"{base}/loadtest/runs/{stoppable.pk}/")
+            page.wait_for_function(RUNNING_WITH_POINTS, arg=1, timeout=30_000)
+            page.click("#stop-run")
+            page.wait_for_function(
+                "document.querySelector('#run-summary [data-field=\"status\"]').textContent.trim() === 'stopped'",
+                timeout=20_000,
+            )
+            assert "stopped by a user" in summary.inner_text()
+            page.screenshot(path=str(SHOTS / "03-stopped.png"), full_page=True)
+            browser.close()
+            # Playwright runs an event loop on this thread, so the ORM calls above used their own
+            # connection (asgiref's context-local): close it, or the test database cannot be dropped.
+            connections.close_all()
+        stoppable.refresh_from_db()
+        assert stoppable.status == RunStatus.STOPPED and stoppable.stop_reason == "stopped by a user"
+        assert errors == []
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        _wait_for_other_sessions_to_end()
+
+
+def _wait_for_other_sessions_to_end() -> None:
+    """The children's database sessions end a moment after they exit; the test database is
+    dropped after this test, which fails while any is left."""
+    from django.db import connection
+
+    def alone() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT application_name, state, left(query, 80) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            rows = cursor.fetchall()
+        return not rows
+
+    wait_until(alone, timeout=15)
