@@ -54,42 +54,34 @@ class NotificationChannelSerializer(serializers.ModelSerializer):
         return data
 
 
-def _check_metric(value: str) -> str:
-    if not NAME_RE.match(value):
-        raise serializers.ValidationError("not a metric name")
-    return value
+class SelectorValidation:
+    """Checks shared by rules and their conditions: a metric, its label matchers, a window."""
+
+    def validate_metric(self, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise serializers.ValidationError("not a metric name")
+        return value
+
+    def validate_labels(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and LABEL_RE.match(k) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise serializers.ValidationError("labels must be an object of label name → string")
+        return value
+
+    def validate_window_seconds(self, value: int) -> int:
+        if not 1 <= value <= 86400:
+            raise serializers.ValidationError("between 1 and 86400 seconds")
+        return value
 
 
-def _check_labels(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and LABEL_RE.match(k) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise serializers.ValidationError("labels must be an object of label name → string")
-    return value
-
-
-def _check_window(value: int) -> int:
-    if not 1 <= value <= 86400:
-        raise serializers.ValidationError("between 1 and 86400 seconds")
-    return value
-
-
-class AlertConditionSerializer(serializers.ModelSerializer):
+class AlertConditionSerializer(SelectorValidation, serializers.ModelSerializer):
     class Meta:
         model = AlertCondition
         fields = ["metric", "labels", "aggregation", "window_seconds", "comparator", "threshold"]
 
-    def validate_metric(self, value: str) -> str:
-        return _check_metric(value)
 
-    def validate_labels(self, value: Any) -> dict[str, str]:
-        return _check_labels(value)
-
-    def validate_window_seconds(self, value: int) -> int:
-        return _check_window(value)
-
-
-class AlertRuleSerializer(serializers.ModelSerializer):
+class AlertRuleSerializer(SelectorValidation, serializers.ModelSerializer):
     channels = serializers.PrimaryKeyRelatedField(many=True, queryset=NotificationChannel.objects.all(), required=False)
     escalation_channels = serializers.PrimaryKeyRelatedField(
         many=True, queryset=NotificationChannel.objects.all(), required=False
@@ -107,15 +99,6 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             "group_by", "enabled", "created_at",
         ]  # fmt: skip
         read_only_fields = ["created_at"]
-
-    def validate_metric(self, value: str) -> str:
-        return _check_metric(value)
-
-    def validate_labels(self, value: Any) -> dict[str, str]:
-        return _check_labels(value)
-
-    def validate_window_seconds(self, value: int) -> int:
-        return _check_window(value)
 
     def validate_conditions(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(value) > 10:
