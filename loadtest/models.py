@@ -26,6 +26,9 @@ class Scenario(models.Model):
         null=True, blank=True, help_text="Requests per second each user aims at (think mode constant throughput)."
     )
     request_timeout_ms = models.PositiveIntegerField(default=10_000)
+    processes = models.PositiveSmallIntegerField(
+        default=1, help_text="Worker processes sharing the users, for more load (at most the CPU count)."
+    )
     payload_bytes = models.PositiveIntegerField(default=0, help_text="Body size for POST/PUT (Memory Pressure).")
     client_delay_ms = models.PositiveIntegerField(default=0, help_text="Injected delay per request (Network Slow).")
     max_error_rate = models.FloatField(null=True, blank=True, help_text="Stop above this share of failures (0 to 1).")
@@ -52,6 +55,7 @@ class LoadTestRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    processes = models.PositiveSmallIntegerField(default=1, help_text="How many processes generated the load.")
     requests = models.PositiveBigIntegerField(default=0)
     failures = models.PositiveBigIntegerField(default=0)
     rps = models.FloatField(default=0)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import queue
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,14 +16,15 @@ from lib.outbound import OutboundRefusedError, check_url
 from lib.realtime import broadcast
 from lib.redis import get_redis, key
 from loadtest.choices import PRESETS, RunStatus
-from loadtest.engine import Totals, Window, run_load
+from loadtest.engine import Window
 from loadtest.models import LoadTestRun, RunSecond, Scenario
+from loadtest.shards import ProcessShards, ShardFailedError, ShardReport, Shards, ThreadShard, usable_processes
 
 logger = logging.getLogger(__name__)
 CONFIG_FIELDS = [
     "target_url", "endpoints", "users", "spawn_rate", "duration_seconds", "think_time_ms", "think_mode",
     "throughput_per_user", "request_timeout_ms", "payload_bytes", "client_delay_ms", "max_error_rate", "max_p95_ms",
-    "max_rps", "max_cpu_percent", "max_memory_percent",
+    "max_rps", "max_cpu_percent", "max_memory_percent", "processes",
 ]  # fmt: skip
 
 
@@ -118,72 +115,6 @@ def _publish(payload: dict[str, Any]) -> None:
         logger.debug("progress not published: %s", exc)
 
 
-@dataclass
-class ShardReport:
-    """One shard's second (``second`` set) or its end (``second`` None: totals, or ``error``)."""
-
-    shard: int
-    second: int | None
-    users: int = 0
-    window: Window = field(default_factory=Window)
-    failures_by_kind: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    error: str = ""
-
-
-class ThreadShard:
-    """The whole run on one event loop in a thread of this process (``processes`` = 1).
-
-    The calling thread stays free for the database and Redis work of each second: nothing
-    synchronous runs on the event loop but the engine itself.
-    """
-
-    count = 1
-
-    def __init__(self, config: dict[str, Any], run_id: int) -> None:
-        self.reports: queue.Queue[ShardReport] = queue.Queue()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(config, run_id), name=f"loadtest-{run_id}", daemon=True)
-        self.started_at = time.time()
-        self._thread.start()
-
-    def _run(self, config: dict[str, Any], run_id: int) -> None:
-        def on_second(second: int, users: int, window: Window, totals: Totals) -> None:
-            self.reports.put(ShardReport(0, second, users, window))
-
-        try:
-            totals = asyncio.run(run_load(config, run_id, on_second, self._stop.is_set))
-        except Exception as exc:
-            logger.exception("load test %s: the engine failed", run_id)
-            self.reports.put(ShardReport(0, None, error=f"{type(exc).__name__}: {exc}"))
-            return
-        self.reports.put(ShardReport(0, None, totals.max_users, totals.window, totals.failures_by_kind, totals.seconds))
-
-    def poll(self, timeout: float) -> list[ShardReport]:
-        try:
-            reports = [self.reports.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        with contextlib.suppress(queue.Empty):
-            while True:
-                reports.append(self.reports.get_nowait())
-        return reports
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def check(self) -> None:
-        """Raises when a shard died without reporting its end (a thread always reports)."""
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-
-class ShardFailedError(RuntimeError):
-    pass
-
-
 class _Recorder:
     """Turns each merged second into a RunSecond row, a safety check and a progress frame."""
 
@@ -220,7 +151,7 @@ class _Outcome:
     stop_reason: str
 
 
-def _coordinate(run: LoadTestRun, shards: ThreadShard, stop_key: str) -> _Outcome:
+def _coordinate(run: LoadTestRun, shards: Shards, stop_key: str) -> _Outcome:
     """Merge the shards' seconds in order, apply the safety limits and stops, until every shard ends."""
     config = run.config
     redis = get_redis()
@@ -288,10 +219,14 @@ def execute_run(run_id: int) -> LoadTestRun:
         check_target(run.config["target_url"])  # the allowlist may have changed since the run was queued
     except RunRefusedError as exc:
         return _fail(run, str(exc))
-    shards = ThreadShard(run.config, run_id)
+    count = usable_processes(run.config.get("processes"), run.config["users"])
+    shards: Shards = (
+        ProcessShards(run.config, run_id, count, stop_key) if count > 1 else ThreadShard(run.config, run_id)
+    )
     try:
-        run.started_at = datetime.fromtimestamp(shards.started_at, UTC)
-        run.save(update_fields=["started_at"])
+        shards.start()
+        run.started_at, run.processes = datetime.fromtimestamp(shards.started_at, UTC), count
+        run.save(update_fields=["started_at", "processes"])
         outcome = _coordinate(run, shards, stop_key)
     except Exception as exc:
         logger.exception("load test %s failed", run_id)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rest_framework import serializers
@@ -48,6 +49,12 @@ class ScenarioSerializer(serializers.ModelSerializer):
     def validate_max_error_rate(self, value: float | None) -> float | None:
         if value is not None and not 0 <= value <= 1:
             raise serializers.ValidationError("a share between 0 and 1")
+        return value
+
+    def validate_processes(self, value: int) -> int:
+        cores = os.cpu_count() or 1
+        if not 1 <= value <= cores:
+            raise serializers.ValidationError(f"between 1 and {cores} (this machine's CPU count)")
         return value
 
     def validate_throughput_per_user(self, value: float | None) -> float | None:

@@ -1,5 +1,7 @@
 """Load tests against a loopback target whose own request log is the ground truth."""
 
+import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -200,7 +202,8 @@ def test_a_run_started_through_the_api_executes_on_a_real_worker_and_can_be_comp
     try:
         first = api.post("/api/v1/loadtest/runs/", {"scenario": scn.pk}, format="json").json()["id"]
         wait_until(lambda: api.get(f"/api/v1/loadtest/runs/{first}/").json()["status"] == "finished", timeout=60)
-        second = api.post("/api/v1/loadtest/runs/", {"scenario": scn.pk}, format="json").json()["id"]
+        split = scenario(target.url, duration_seconds=1, users=2, processes=2)  # child processes of the worker
+        second = api.post("/api/v1/loadtest/runs/", {"scenario": split.pk}, format="json").json()["id"]
         wait_until(lambda: api.get(f"/api/v1/loadtest/runs/{second}/").json()["status"] == "finished", timeout=60)
         long = scenario(target.url, duration_seconds=60, users=2)
         third = api.post("/api/v1/loadtest/runs/", {"scenario": long.pk}, format="json").json()["id"]
@@ -213,6 +216,9 @@ def test_a_run_started_through_the_api_executes_on_a_real_worker_and_can_be_comp
     detail = api.get(f"/api/v1/loadtest/runs/{first}/").json()
     assert detail["requests"] > 0 and detail["seconds"]
     assert sum(1 for _, _, run in target.log if run == str(first)) == detail["requests"]
+    split_detail = api.get(f"/api/v1/loadtest/runs/{second}/").json()
+    assert split_detail["processes"] == 2
+    assert sum(1 for _, _, run in target.log if run == str(second)) == split_detail["requests"] > 0
     comparison = api.get(f"/api/v1/loadtest/runs/{first}/compare/{second}/").json()
     assert comparison["verdict"] in ("ok", "regression") and "p95_change_percent" in comparison
     stopped = api.post(f"/api/v1/loadtest/runs/{first}/stop/").json()
@@ -281,3 +287,65 @@ def test_the_run_page_needs_a_login_and_a_role(client, outsider, viewer, target)
     assert client.get("/loadtest/runs/999999/").status_code == 404
     partial = client.get(f"/loadtest/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert partial.lstrip().startswith('<section id="run-summary"') and str(run.requests) in partial
+
+
+# Several processes per run -------------------------------------------------------------------
+
+
+def test_windows_from_other_processes_merge_exactly():
+    from loadtest.engine import Window
+
+    whole, parts = Window(), [Window(), Window()]
+    for i in range(5000):
+        micros = 500 + (i * 7919) % 40_000 + (150_000 if i % 97 == 0 else 0)
+        whole.record(micros, ok=i % 50 != 0, size=10)
+        parts[i % 2].record(micros, ok=i % 50 != 0, size=10)
+    merged = Window()
+    for part in parts:
+        merged.merge(Window.from_json(json.loads(json.dumps(part.to_json()))))  # as through Redis
+    assert (merged.requests, merged.failures, merged.bytes) == (whole.requests, whole.failures, whole.bytes)
+    for p in (50, 90, 95, 99, 99.9, 100):
+        assert merged.percentile_ms(p) == whole.percentile_ms(p)
+
+
+def test_a_run_split_over_two_processes_counts_exactly_what_the_target_received(target):
+    run = run_now(scenario(target.url, users=4, duration_seconds=2, processes=2))
+    assert run.status == RunStatus.FINISHED and run.stop_reason == "" and run.processes == 2
+    assert run.requests == len(target.log) > 0 and run.failures == 0
+    assert all(header == str(run.pk) for _, _, header in target.log)
+    seconds = list(run.seconds.all())
+    assert sum(s.requests for s in seconds) == run.requests
+    assert max(s.users for s in seconds) == 4  # 2 + 2: both shards' users are counted
+    assert run.p50_ms is not None and run.p50_ms <= run.p95_ms <= run.p99_ms <= run.max_ms
+
+
+def test_an_emergency_stop_and_a_safety_limit_stop_every_process(target):
+    scn = scenario(target.url, users=4, duration_seconds=60, processes=2)
+    run = LoadTestRun.objects.create(scenario=scn, config={k: getattr(scn, k) for k in services.CONFIG_FIELDS})
+    from lib.redis import get_redis
+
+    threading.Timer(2.0, lambda: get_redis().set(services._stop_key(run.pk), 1, ex=60)).start()
+    stopped = services.execute_run(run.pk)
+    assert stopped.status == RunStatus.STOPPED and stopped.stop_reason == "stopped by a user"
+    assert stopped.processes == 2 and stopped.requests == len(target.log) > 0
+    target.log.clear()
+    target.status = 500
+    limited = run_now(scenario(target.url, users=4, duration_seconds=60, processes=2, max_error_rate=0.2))
+    assert limited.status == RunStatus.STOPPED and "error rate" in limited.stop_reason
+    assert limited.failures == limited.requests == len(target.log) > 0
+
+
+def test_a_failing_process_fails_the_run_with_its_reason(target):
+    broken = scenario(target.url, users=2, processes=2, endpoints=[{"method": "GET", "path": "/", "weight": "x"}])
+    run = run_now(broken)
+    assert run.status == RunStatus.FAILED and run.stop_reason.startswith("shard ")
+    assert "ValueError" in run.stop_reason and target.log == []
+
+
+def test_processes_are_capped_by_the_cpu_count(api_as, editor, target):
+    api = api_as(editor)
+    body = {"name": "p", "target_url": target.url}
+    too_many = api.post("/api/v1/loadtest/scenarios/", {**body, "processes": (os.cpu_count() or 1) + 1}, format="json")
+    assert too_many.status_code == 400 and "CPU count" in str(too_many.json()["error"]["details"]["processes"])
+    assert api.post("/api/v1/loadtest/scenarios/", {**body, "processes": 0}, format="json").status_code == 400
+    assert api.post("/api/v1/loadtest/scenarios/", {**body, "processes": 1}, format="json").status_code == 201
