@@ -220,7 +220,7 @@ class Supervisor:
 
 def daphne_argv(fd: int) -> list[str]:
     return [
-        PYTHON, "-m", "daphne", "--fd", str(fd), "-v", "0",
+        PYTHON, "-m", "config.daphne_server", "--fd", str(fd), "-v", "0",
         "--ping-interval", "20", "--ping-timeout", "30", "--websocket_timeout", "-1",
         "--application-close-timeout", "5", "config.asgi:application",
     ]  # fmt: skip

@@ -2,14 +2,16 @@
 
 Producers (collectors, ingest, alerts, load tests) run in Celery threads and web threads. They
 publish straight to Redis with the channel layer's own wire format — one PUBLISH per batch —
-instead of spinning an event loop per message through ``async_to_sync``. The latest payload
-of each topic is kept so a socket that subscribes paints at once.
+instead of spinning an event loop per message through ``async_to_sync``. Every payload gets an
+``id``; the last ``HISTORY`` payloads of each topic are kept (in the same round trip), so a
+socket that subscribes paints at once and a client that reconnects gets what it missed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
 from typing import Any
 
@@ -18,9 +20,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from lib.redis import get_redis, key
+from lib.streamcodec import pack
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
-LAST_TTL_SECONDS = 600
+HISTORY = 120  # payloads kept per topic for replay
+HISTORY_TTL_SECONDS = 600
 SERIES_TOPICS_KEY = "stream:series-topics"
 _series_topics: dict[str, Any] = {"at": 0.0, "topics": set()}
 
@@ -41,33 +45,70 @@ def _prefix() -> str:
     return settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "asgi")
 
 
+_ids = {"last": 0}
+_ids_lock = threading.Lock()
+
+
+def next_id() -> int:
+    """Microseconds since the epoch, strictly increasing in this process (fits a JS number)."""
+    with _ids_lock:
+        _ids["last"] = max(_ids["last"] + 1, time.time_ns() // 1000)
+        return _ids["last"]
+
+
+def _history_key(topic: str) -> str:
+    return key(f"stream:history:{topic}")
+
+
 def broadcast(topic: str, payload: dict[str, Any]) -> None:
     """Send one message to every socket subscribed to ``topic`` (from sync code)."""
     layer = get_channel_layer()
     if layer is None:
         return
+    payload = {**payload, "id": next_id()}
     message = {"type": "stream.message", "topic": topic, "payload": payload}
-    client = get_redis()
-    pipe = client.pipeline(transaction=False)
+    history = _history_key(topic)
+    pipe = get_redis().pipeline(transaction=False)
     pipe.publish(f"{_prefix()}__group__{topic_group(topic)}", layer.serialize(message))
-    pipe.set(key(f"stream:last:{topic}"), orjson.dumps(payload), ex=LAST_TTL_SECONDS)
+    pipe.lpush(history, orjson.dumps(payload))
+    pipe.ltrim(history, 0, HISTORY - 1)
+    pipe.expire(history, HISTORY_TTL_SECONDS)
     pipe.execute()
-
-
-async def abroadcast(topic: str, payload: dict[str, Any]) -> None:
-    """Send one message to every socket subscribed to ``topic`` (from async code)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    await layer.group_send(topic_group(topic), {"type": "stream.message", "topic": topic, "payload": payload})
 
 
 def last_payloads(topics: list[str]) -> dict[str, dict[str, Any]]:
     """The latest payload published on each topic (for a socket that just subscribed)."""
     if not topics:
         return {}
-    raws = get_redis().mget([key(f"stream:last:{topic}") for topic in topics])
+    pipe = get_redis().pipeline(transaction=False)
+    for topic in topics:
+        pipe.lindex(_history_key(topic), 0)
+    raws = pipe.execute()
     return {topic: orjson.loads(raw) for topic, raw in zip(topics, raws, strict=True) if raw}
+
+
+def missed_payloads(since: dict[str, int]) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """For a reconnecting client: the payloads each topic published after the ``id`` it last
+    saw, oldest first — or, in the second list, the topics whose history no longer reaches back
+    that far (the client reloads those)."""
+    if not since:
+        return {}, []
+    pipe = get_redis().pipeline(transaction=False)
+    for topic in since:
+        pipe.lrange(_history_key(topic), 0, HISTORY - 1)
+    replay: dict[str, list[dict[str, Any]]] = {}
+    lost: list[str] = []
+    for (topic, last_id), raws in zip(since.items(), pipe.execute(), strict=True):
+        newer: list[dict[str, Any]] = []
+        for raw in raws:  # newest first
+            payload = orjson.loads(raw)
+            if payload.get("id") == last_id:
+                replay[topic] = newer[::-1]
+                break
+            newer.append(payload)
+        else:
+            lost.append(topic)
+    return replay, lost
 
 
 def watch_series(topic: str, delta: int) -> None:
@@ -89,7 +130,7 @@ def publish_samples(topic: str, ts: float, samples: list[dict[str, Any]]) -> Non
     ``samples`` are ``{"metric", "labels", "value"}`` dicts. Single-series topics
     (``series:<metric>{labels}``) get their point only while some socket watches them.
     """
-    broadcast(topic, {"ts": ts, "samples": samples})
+    broadcast(topic, pack(ts, samples))
     watched = watched_series()
     if not watched:
         return

@@ -1,7 +1,11 @@
 """The `/ws/metrics/` stream (see docs/stream-protocol.md).
 
 The consumer forwards; it computes nothing. Producers publish once per batch through
-``lib.realtime``; every frame a socket receives carries that socket's sequence number.
+``lib.realtime``; every frame a socket receives carries that socket's sequence number. Metric
+batches go out compact (``lib.streamcodec``: label sets once per socket, then numbers). When
+the server can tell how much is waiting to be written to a socket (our daphne,
+``config.daphne_server``), a client that does not keep up has frames dropped instead of
+buffered without limit, and is told so with one ``lagging`` frame once it catches up.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.choices import ROLE_RANK, Role
 from accounts.roles import role_of
-from lib.realtime import last_payloads, topic_group, watch_series
+from lib.realtime import last_payloads, missed_payloads, topic_group, watch_series
+from lib.streamcodec import Encoder
 from monitoring import health
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -27,6 +32,9 @@ RATE_PER_SECOND = 20.0  # client messages; bursts up to RATE_BURST
 RATE_BURST = 40.0
 FLOOD_STRIKES = 20  # refused messages before the socket is closed
 STATUS_TTL = 2.0
+# Bytes waiting for a slow client: above HIGH frames are dropped until it is below LOW again.
+BACKLOG_HIGH = 1024 * 1024
+BACKLOG_LOW = 256 * 1024
 
 # The stream's topics and the role that may read each (series:<metric>{…} needs viewer).
 TOPIC_ROLES: dict[str, Role] = {
@@ -82,6 +90,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         self.allowance = RATE_BURST
         self.checked = time.monotonic()
         self.strikes = 0
+        self.encoder = Encoder()
+        self.dropped = 0
+        self.backlog = self.scope.get("extensions", {}).get("seismo.backlog")
         self.role = await sync_to_async(role_of)(user)  # once per socket, not per subscribe
         await self.accept()
         import platform
@@ -161,15 +172,22 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.error("topics must be a list of strings")
             return
         if kind == "subscribe":
-            await self._subscribe(topics, message.get("last_seq"))
+            since = message.get("since")
+            if since is not None and not (
+                isinstance(since, dict) and all(isinstance(v, int) and not isinstance(v, bool) for v in since.values())
+            ):
+                await self.error("since must be an object of topic → the last id seen")
+                return
+            await self._subscribe(topics, message.get("last_seq"), since or {})
         else:
             for topic in topics:
                 if topic in self.topics:
                     await self._leave(topic)
                     self.topics.discard(topic)
+                    self.encoder.forget(topic)
             await self.send_json({"type": "unsubscribed", "topics": sorted(self.topics)})
 
-    async def _subscribe(self, topics: list[str], last_seq: Any) -> None:
+    async def _subscribe(self, topics: list[str], last_seq: Any, since: dict[str, int]) -> None:
         added: list[str] = []
         for topic in topics:
             needed = role_for_topic(topic)
@@ -190,16 +208,34 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             self.topics.add(topic)
             added.append(topic)
         await self.send_json({"type": "subscribed", "topics": sorted(self.topics)})
-        if isinstance(last_seq, int) and last_seq > 0:
-            # A reconnecting client: frames sent to its old socket cannot be replayed, so it
-            # reloads its window; the latest values follow at once.
-            await self.send_json({"type": "resync", "last_seq": last_seq})
-        for topic, payload in (await sync_to_async(last_payloads)(added)).items():
-            await self.send_json({"type": _type_of(topic), "topic": topic, "replayed": True, **payload})
+        resuming = {t: since[t] for t in added if t in since}
+        replay, lost = await sync_to_async(missed_payloads)(resuming)
+        if lost or (isinstance(last_seq, int) and last_seq > 0 and not resuming):
+            # Frames sent to the old socket that history no longer holds: reload the window.
+            await self.send_json({"type": "resync", "last_seq": last_seq, "topics": sorted(lost or added)})
+        for topic, payloads in replay.items():
+            for payload in payloads:
+                await self._forward(topic, payload, replayed=True)
+        fresh = [t for t in added if t not in replay]
+        for topic, payload in (await sync_to_async(last_payloads)(fresh)).items():
+            await self._forward(topic, payload, replayed=True)
+
+    async def _forward(self, topic: str, payload: dict[str, Any], replayed: bool = False) -> None:
+        frame = {"type": _type_of(topic), "topic": topic, **self.encoder.encode(topic, payload)}
+        if replayed:
+            frame["replayed"] = True
+        await self.send_json(frame)
 
     async def stream_message(self, event: dict[str, Any]) -> None:
-        topic = event["topic"]
-        await self.send_json({"type": _type_of(topic), "topic": topic, **event["payload"]})
+        if self.backlog is not None:
+            waiting = self.backlog()
+            if waiting > (BACKLOG_LOW if self.dropped else BACKLOG_HIGH):
+                self.dropped += 1  # a slow client: drop, never buffer without limit
+                return
+            if self.dropped:
+                await self.send_json({"type": "lagging", "dropped": self.dropped})
+                self.dropped = 0
+        await self._forward(event["topic"], event["payload"])
 
 
 def _type_of(topic: str) -> str:

@@ -6,8 +6,10 @@
 //   document.addEventListener("seismo:stream-state", (e) => e.detail.state)
 //
 // Reconnects with exponential backoff and jitter, resubscribes, tells the server the last
-// sequence number it saw (the server replays or answers `resync`), and queues messages sent
-// while offline.
+// sequence number and, per topic, the last frame id it saw (the server replays what was missed
+// or answers `resync`), and queues messages sent while offline. Compact metric frames (a
+// schema of series sent once, then bare values) are expanded back into
+// `samples: [{metric, labels, value}]` before handlers see them.
 (function () {
   "use strict";
   const handlers = new Map(); // topic -> Set(handler)
@@ -15,6 +17,8 @@
   let socket = null;
   let attempt = 0;
   let lastSeq = 0;
+  const lastIds = new Map(); // topic -> id of the last frame seen (for replay on reconnect)
+  const schemas = new Map(); // topic -> {id, series}
   let state = "connecting";
   const statusEl = () => document.getElementById("stream-status");
 
@@ -34,6 +38,22 @@
     else outbox.push(message);
   }
 
+  // Compact frame -> samples (see lib/streamcodec.py, the reference decoder).
+  function decode(message) {
+    if (message.schema === undefined) return message;
+    if (message.series) schemas.set(message.topic, { id: message.schema, series: message.series });
+    const known = schemas.get(message.topic);
+    if (!known || known.id !== message.schema) return null; // cannot happen unless state was lost
+    const samples = known.series.map(([metric, labels], i) => ({ metric, labels, value: message.values[i] }));
+    const out = Object.assign({}, message, { samples });
+    delete out.schema; delete out.series; delete out.values;
+    return out;
+  }
+
+  function resync(detail) {
+    document.dispatchEvent(new CustomEvent("seismo:stream-resync", { detail }));
+  }
+
   function deliver(message) {
     const topic = message.topic || message.type;
     const set = handlers.get(topic);
@@ -51,19 +71,21 @@
       attempt = 0;
       setState("open");
       const topics = Array.from(handlers.keys());
-      if (topics.length) socket.send(JSON.stringify({ type: "subscribe", topics, last_seq: lastSeq }));
+      schemas.clear(); // a new socket starts every topic with its schema
+      const since = {};
+      for (const topic of topics) if (lastIds.has(topic)) since[topic] = lastIds.get(topic);
+      if (topics.length) socket.send(JSON.stringify({ type: "subscribe", topics, last_seq: lastSeq, since }));
       while (outbox.length) socket.send(JSON.stringify(outbox.shift()));
     };
     socket.onmessage = (event) => {
       let message;
       try { message = JSON.parse(event.data); } catch (err) { return; }
       if (typeof message.seq === "number") lastSeq = message.seq;
-      if (message.type === "resync") {
-        document.dispatchEvent(new CustomEvent("seismo:stream-resync", { detail: message }));
-        return;
-      }
+      if (message.type === "resync" || message.type === "lagging") { resync(message); return; }
       if (message.type === "error") { console.warn("stream:", message.reason); return; }
-      deliver(message);
+      if (message.topic && typeof message.id === "number") lastIds.set(message.topic, message.id);
+      const decoded = decode(message);
+      if (decoded) deliver(decoded);
     };
     socket.onclose = (event) => {
       setState("closed");
@@ -90,7 +112,7 @@
         const set = handlers.get(topic);
         if (!set) continue;
         set.delete(handler);
-        if (!set.size) { handlers.delete(topic); gone.push(topic); }
+        if (!set.size) { handlers.delete(topic); lastIds.delete(topic); schemas.delete(topic); gone.push(topic); }
       }
       if (gone.length) send({ type: "unsubscribe", topics: gone });
     },

@@ -9,7 +9,8 @@ from channels.testing import WebsocketCommunicator
 
 from accounts.models import ApiToken
 from config.asgi import application
-from lib.realtime import broadcast, publish_samples, series_topic
+from lib.realtime import HISTORY, broadcast, publish_samples, series_topic
+from lib.streamcodec import Decoder
 from tests.conftest import start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,17 +70,80 @@ def test_each_client_receives_only_its_topics_in_sequence(token):
     asyncio.run(scenario())
 
 
-def test_a_new_subscriber_gets_the_latest_value_at_once_and_a_reconnect_gets_resync(token):
+def test_a_new_subscriber_gets_the_latest_value_at_once_and_an_old_client_gets_resync(token):
     async def scenario():
         await sync_to_async(broadcast)(
             "network-metrics", {"ts": 1, "samples": [{"metric": "r", "labels": {}, "value": 7}]}
         )
         socket = await connect(token)
-        await subscribe(socket, "network-metrics", last_seq=41)
+        await subscribe(socket, "network-metrics", last_seq=41)  # reconnecting, but no ids to resume from
         frames = await drain(socket)
-        assert frames[0] == {"type": "resync", "last_seq": 41, "seq": frames[0]["seq"]}
+        assert frames[0] == {"type": "resync", "last_seq": 41, "topics": ["network-metrics"], "seq": frames[0]["seq"]}
         assert frames[1]["replayed"] is True and frames[1]["samples"][0]["value"] == 7
         await socket.disconnect()
+
+    asyncio.run(scenario())
+
+
+def batch(value: float, hosts: tuple[str, ...] = ("a", "b")) -> list[dict]:
+    return [{"metric": "cpu", "labels": {"host": h}, "value": value} for h in hosts]
+
+
+def test_metric_batches_carry_their_labels_once_per_socket(token):
+    async def scenario():
+        socket = await connect(token)
+        await subscribe(socket, "system-metrics")
+        await drain(socket)
+        for value in (1.0, 2.0):
+            await sync_to_async(publish_samples)("system-metrics", time.time(), batch(value))
+        first, second = [await socket.receive_json_from(timeout=5) for _ in range(2)]
+        assert first["series"] == [["cpu", {"host": "a"}], ["cpu", {"host": "b"}]] and first["values"] == [1.0, 1.0]
+        assert "series" not in second and second["values"] == [2.0, 2.0] and second["schema"] == first["schema"]
+        await sync_to_async(publish_samples)("system-metrics", time.time(), batch(3.0, ("a", "b", "c")))
+        changed = await socket.receive_json_from(timeout=5)
+        assert len(changed["series"]) == 3  # new series: the schema travels again
+        decoder = Decoder()
+        assert [decoder.decode(f)["samples"][0]["value"] for f in (first, second, changed)] == [1.0, 2.0, 3.0]
+        # Leaving and rejoining a topic starts it with the schema again.
+        await socket.send_json_to({"type": "unsubscribe", "topics": ["system-metrics"]})
+        await subscribe(socket, "system-metrics")
+        (replayed,) = await drain(socket)
+        assert replayed["replayed"] is True and len(replayed["series"]) == 3
+        await socket.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_a_reconnecting_client_gets_what_it_missed_or_resync_when_history_is_gone(token):
+    async def scenario():
+        socket = await connect(token)
+        await subscribe(socket, "cache-metrics")
+        await drain(socket)
+        await sync_to_async(publish_samples)("cache-metrics", time.time(), batch(0.0))
+        seen = await socket.receive_json_from(timeout=5)
+        await socket.disconnect()
+        for value in (1.0, 2.0, 3.0):  # published while the client was away
+            await sync_to_async(publish_samples)("cache-metrics", time.time(), batch(value))
+
+        again = await connect(token)
+        await subscribe(again, "cache-metrics", last_seq=seen["seq"], since={"cache-metrics": seen["id"]})
+        frames = await drain(again)
+        assert [f["type"] for f in frames] == ["cache-metrics"] * 3  # no resync: nothing was lost
+        decoder = Decoder()
+        assert [decoder.decode(f)["samples"][0]["value"] for f in frames] == [1.0, 2.0, 3.0]
+        assert all(f["replayed"] for f in frames)
+        await again.disconnect()
+
+        for value in range(HISTORY + 1):  # the history rolls past what the client saw
+            await sync_to_async(broadcast)("cache-metrics", {"ts": value, "samples": []})
+        late = await connect(token)
+        await subscribe(late, "cache-metrics", last_seq=9, since={"cache-metrics": frames[-1]["id"]})
+        frames = await drain(late)
+        assert frames[0]["type"] == "resync" and frames[0]["topics"] == ["cache-metrics"]
+        assert frames[1]["replayed"] is True and frames[1]["ts"] == HISTORY  # then the latest value
+        await late.send_json_to({"type": "subscribe", "topics": ["alert"], "since": ["nope"]})
+        assert "since must be" in (await late.receive_json_from(timeout=5))["reason"]
+        await late.disconnect()
 
     asyncio.run(scenario())
 
@@ -157,7 +221,7 @@ def test_a_real_worker_collection_reaches_a_real_socket_through_redis(token):
         await subscribe(socket, "system-metrics")
         await drain(socket)
         await sync_to_async(collect.delay)("fast")
-        frame = await socket.receive_json_from(timeout=30)
+        frame = Decoder().decode(await socket.receive_json_from(timeout=30))
         assert frame["type"] == "system-metrics"
         names = {s["metric"] for s in frame["samples"]}
         assert "system_cpu_percent" in names and "system_memory_used_percent" in names

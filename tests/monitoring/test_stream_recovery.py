@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.realtime import broadcast
+from lib.realtime import publish_samples
 from tests.conftest import ARTIFACTS, free_port, start_daphne, wait_until
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -23,7 +23,11 @@ pytestmark = [
 ]
 
 
-def test_the_page_reconnects_resubscribes_and_shows_the_state_after_a_server_restart(viewer):
+def put(value: float) -> None:
+    publish_samples("cache-metrics", time.time(), [{"metric": "redis_keys", "labels": {"db": "0"}, "value": value}])
+
+
+def test_the_page_reconnects_resubscribes_and_replays_what_it_missed_after_a_server_restart(viewer):
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -42,21 +46,35 @@ def test_the_page_reconnects_resubscribes_and_shows_the_state_after_a_server_res
             page.wait_for_url(f"{base}/")
             status = page.locator("#stream-status")
             page.wait_for_function("document.getElementById('stream-status').dataset.state === 'open'")
-            page.evaluate("window.__got = []; SeismoStream.subscribe(['cache-metrics'], (m) => window.__got.push(m))")
+            page.evaluate(
+                "window.__got = []; window.__resyncs = 0;"
+                "document.addEventListener('seismo:stream-resync', () => window.__resyncs++);"
+                "SeismoStream.subscribe(['cache-metrics'], (m) => window.__got.push(m))"
+            )
             time.sleep(0.5)
-            broadcast("cache-metrics", {"ts": 1, "samples": [{"metric": "redis_keys", "labels": {}, "value": 1}]})
-            page.wait_for_function("window.__got.some((m) => m.samples && m.samples[0].value === 1)")
+            put(1)
+            # A compact frame, decoded by the client back into samples with their labels.
+            page.wait_for_function(
+                "window.__got.some((m) => m.samples[0].value === 1 && m.samples[0].labels.db === '0')"
+            )
 
             server.stop()
             page.wait_for_function("document.getElementById('stream-status').dataset.state !== 'open'")
             page.screenshot(path=str(ARTIFACTS / "stream-offline.png"))
+            for value in (10, 11, 12):  # published while the page is offline
+                put(value)
             server = start_daphne(port)
             page.wait_for_function("document.getElementById('stream-status').dataset.state === 'open'", timeout=30_000)
             assert status.get_attribute("data-state") == "open"
+            page.wait_for_function("window.__got.filter((m) => m.samples[0].value >= 10).length === 3", timeout=20_000)
+            missed = page.evaluate(
+                "window.__got.filter((m) => m.samples[0].value >= 10).map((m) => m.samples[0].value)"
+            )
+            assert missed == [10, 11, 12] and page.evaluate("window.__resyncs") == 0  # replayed: no reload needed
 
             def delivered() -> bool:
-                broadcast("cache-metrics", {"ts": 2, "samples": [{"metric": "redis_keys", "labels": {}, "value": 2}]})
-                return page.evaluate("window.__got.some((m) => m.samples && m.samples[0].value === 2)")
+                put(2)
+                return page.evaluate("window.__got.some((m) => m.samples[0].value === 2)")
 
             wait_until(delivered, timeout=20, interval=0.5)  # resubscribed by itself
             page.screenshot(path=str(ARTIFACTS / "stream-recovered.png"))

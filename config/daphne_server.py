@@ -1,0 +1,70 @@
+"""daphne, exactly as ``python -m daphne``, plus what the live stream needs from the server.
+
+- ``scope["extensions"]["seismo.backlog"]``: a callable giving the bytes still waiting to be
+  written to this WebSocket. Twisted buffers whatever a slow client does not read, without
+  limit; with this the stream consumer drops frames for such a client and tells it
+  (``lagging``) instead of growing the process.
+- permessage-deflate (RFC 7692), negotiated when the client offers it — browsers always do.
+  ``STREAM_COMPRESSION=0`` turns it off.
+
+Usage: ``python -m config.daphne_server <daphne arguments>`` (the launcher does this).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import daphne.server
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from daphne.cli import CommandLineInterface
+from daphne.ws_protocol import WebSocketFactory
+
+
+def pending_bytes(protocol: Any) -> int:
+    """Bytes queued in the protocol's Twisted transport and not yet taken by the kernel."""
+    transport = getattr(protocol, "transport", None)
+    try:
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen  # type: ignore[union-attr]
+    except AttributeError:  # another kind of transport: no backpressure signal
+        return 0
+
+
+def accept_deflate(offers: list[Any]) -> PerMessageDeflateOfferAccept | None:
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer)
+    return None
+
+
+def compression_enabled() -> bool:
+    return os.environ.get("STREAM_COMPRESSION", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+class StreamWebSocketFactory(WebSocketFactory):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if compression_enabled():
+            self.setProtocolOptions(perMessageCompressionAccept=accept_deflate)
+
+
+class StreamServer(daphne.server.Server):
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
+        if scope.get("type") == "websocket":
+            extensions = {**scope.get("extensions", {}), "seismo.backlog": functools.partial(pending_bytes, protocol)}
+            scope = {**scope, "extensions": extensions}
+        return super().create_application(protocol, scope)
+
+
+class StreamCommandLine(CommandLineInterface):
+    server_class = StreamServer
+
+
+def main() -> None:
+    daphne.server.WebSocketFactory = StreamWebSocketFactory  # Server.run builds its factory by this name
+    StreamCommandLine.entrypoint()
+
+
+if __name__ == "__main__":
+    main()
