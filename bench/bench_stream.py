@@ -56,10 +56,12 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _run_clients(url: str, clients: int, seconds: int, topic: str | None, publish: Any) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "bench.stream_clients", url, str(clients), str(seconds)]
-    if topic:
-        argv.append(topic)
+def _run_clients(
+    url: str, clients: int, seconds: int, topic: str | None, publish: Any, deflate: bool = False
+) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "bench.stream_clients", url, str(clients), str(seconds), topic or ""]
+    if deflate:
+        argv.append("deflate")
     proc = subprocess.Popen(argv, cwd=BASE_DIR, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -95,11 +97,57 @@ def _summary(name: str, data: dict[str, Any], clients: int, ticks: int, goal_p99
     )
 
 
+def _system_batch() -> list[dict[str, Any]]:
+    """What the system collector publishes each tick: ~40 samples, labels on most."""
+    samples = [{"metric": f"system_{m}", "labels": {"host": "bench-host"}, "value": 12.5} for m in (
+        "cpu_percent", "load1", "load5", "load15", "memory_used_percent", "memory_used_bytes", "swap_used_percent",
+        "processes", "uptime_seconds", "context_switches_per_second",
+    )]  # fmt: skip
+    for device in ("sda", "sdb"):
+        samples += [{"metric": f"system_disk_{m}", "labels": {"host": "bench-host", "device": device}, "value": 1.25}
+                    for m in ("read_bytes_per_second", "write_bytes_per_second", "used_percent", "iops")]  # fmt: skip
+    for nic in ("eth0", "eth1", "lo"):
+        samples += [{"metric": f"system_network_{m}", "labels": {"host": "bench-host", "interface": nic}, "value": 3.0}
+                    for m in ("received_bytes_per_second", "sent_bytes_per_second", "errors", "drops")]  # fmt: skip
+    for cpu in range(6):
+        samples.append({"metric": "system_cpu_core_percent", "labels": {"host": "bench-host", "cpu": str(cpu)},
+                        "value": 7.75})  # fmt: skip
+    return samples
+
+
+def frame_sizes() -> list[Result]:
+    """Bytes a socket receives for one system-metrics tick, before and after compaction."""
+    import zlib
+
+    import orjson
+
+    from lib.streamcodec import Encoder, pack
+
+    samples = _system_batch()
+    now = time.time()
+    envelope = {"type": "system-metrics", "topic": "system-metrics", "seq": 1234, "id": 1763805600123456}
+    plain = len(orjson.dumps({**envelope, "ts": now, "samples": samples}))
+    encoder = Encoder()
+    first = len(orjson.dumps({**envelope, **encoder.encode("system-metrics", pack(now, samples))}))
+    steady_frame = orjson.dumps({**envelope, **encoder.encode("system-metrics", pack(now + 1, samples))})
+    deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
+    deflated = len(deflater.compress(steady_frame) + deflater.flush(zlib.Z_SYNC_FLUSH))
+    note = f"{len(samples)} samples: the system collector's tick"
+    anchor = "labels in every sample"
+    alone = "one message deflated on its own (context takeover compresses better)"
+    return [
+        Result("frame bytes, compact, first frame (schema included)", first, "B", anchor, plain, notes=note),
+        Result("frame bytes, compact, every later frame", len(steady_frame), "B", anchor, plain, notes=note),
+        Result("frame bytes, compact + permessage-deflate, later frame", deflated, "B", anchor, plain, notes=alone),
+    ]
+
+
 def run(args: Any) -> list[Result]:
     from django.contrib.auth.models import User
 
     from accounts.models import ApiToken
     from lib.realtime import broadcast
+    from lib.streamcodec import pack
 
     clients, seconds = (100, 5) if args.quick else (1000, 20)
     user, _ = User.objects.get_or_create(username="bench-stream", defaults={"is_superuser": True})
@@ -111,11 +159,13 @@ def run(args: Any) -> list[Result]:
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
     }
+    batch = _system_batch()
 
     def publish() -> None:
-        broadcast("basic-metrics", {"sent_at": time.time(), "ts": time.time(), "samples": []})
+        now = time.time()
+        broadcast("basic-metrics", {**pack(now, batch), "sent_at": now})
 
-    results = []
+    results = frame_sizes()
     # Anchor: the bare Channels app under one daphne.
     from django.conf import settings
 
@@ -138,7 +188,8 @@ def run(args: Any) -> list[Result]:
     finally:
         _stop(anchor)
 
-    for processes, count, goal in ((1, clients, 150.0), (2, clients * 2, 400.0)):
+    scenarios = ((1, clients, 150.0, False), (1, clients, 150.0, True), (2, clients * 2, 400.0, True))
+    for processes, count, goal, deflate in scenarios:
         port = _free_port()
         web = _server(
             [sys.executable, "-m", "config.launcher", "web"],
@@ -147,12 +198,13 @@ def run(args: Any) -> list[Result]:
         try:
             _wait_port(port)
             url = f"ws://127.0.0.1:{port}/ws/metrics/?token={token}"
-            data = _run_clients(url, count, seconds, "basic-metrics", publish)
+            data = _run_clients(url, count, seconds, "basic-metrics", publish, deflate)
         finally:
             _stop(web)
+        offered = "clients offer permessage-deflate (as browsers do)" if deflate else "no compression"
         results.append(
             _summary(
-                f"{count:,} clients, {processes} daphne process(es), 1 update/s for {seconds} s",
+                f"{count:,} clients, {processes} daphne process(es), 1 update/s for {seconds} s, {offered}",
                 data,
                 count,
                 seconds,

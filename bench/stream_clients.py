@@ -1,6 +1,7 @@
 """Benchmark client process: N WebSockets, records publish→receive latency of every frame.
 
-Usage: python -m bench.stream_clients URL N SECONDS [subscribe-topic]
+Usage: python -m bench.stream_clients URL N SECONDS [subscribe-topic] [deflate]
+("deflate": offer permessage-deflate, as browsers do)
 Prints one JSON line: {"connected", "latencies_ms": [...], "received": [...per client]}.
 """
 
@@ -13,9 +14,10 @@ import time
 import aiohttp
 
 
-async def client(session, url, topic, latencies, counts, index, ready, stop):
+async def client(session, url, topic, latencies, counts, index, ready, stop, compress):
     origin = "http://" + url.split("//", 1)[1].split("/", 1)[0]  # as a browser on that page would send
-    async with session.ws_connect(url, max_msg_size=0, autoping=True, headers={"Origin": origin}) as ws:
+    headers = {"Origin": origin}
+    async with session.ws_connect(url, max_msg_size=0, autoping=True, headers=headers, compress=compress) as ws:
         if topic:
             await ws.send_str(json.dumps({"type": "subscribe", "topics": [topic]}))
         ready.set_result(True) if not ready.done() else None
@@ -33,7 +35,7 @@ async def client(session, url, topic, latencies, counts, index, ready, stop):
                 break
 
 
-async def main(url: str, n: int, seconds: float, topic: str | None) -> None:
+async def main(url: str, n: int, seconds: float, topic: str | None, compress: int = 0) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     latencies: list[float] = []
@@ -46,7 +48,7 @@ async def main(url: str, n: int, seconds: float, topic: str | None) -> None:
         for i in range(n):
             ready = asyncio.get_running_loop().create_future()
             readies.append(ready)
-            tasks.append(asyncio.create_task(client(session, url, topic, latencies, counts, i, ready, stop)))
+            tasks.append(asyncio.create_task(client(session, url, topic, latencies, counts, i, ready, stop, compress)))
             if i % 20 == 19:  # ~100 connections a second, as users arrive, not a thundering herd
                 await asyncio.sleep(0.2)
         await asyncio.wait_for(asyncio.gather(*readies), timeout=120)
@@ -61,4 +63,6 @@ async def main(url: str, n: int, seconds: float, topic: str | None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None))
+    topic = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
+    deflate = 15 if len(sys.argv) > 5 and sys.argv[5] == "deflate" else 0
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), topic, deflate))
