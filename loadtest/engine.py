@@ -134,8 +134,11 @@ async def run_load(
     headers = {RUN_HEADER: str(run_id)}
 
     async def user(session: aiohttp.ClientSession) -> None:
+        # Constant throughput keeps to a schedule: each wait ends at the planned start of the
+        # next iteration, so a sleep that overshoots does not slow the user down; an iteration
+        # that ran past its slot starts the next one at once, without catching up (as Locust).
+        planned = time.monotonic()
         while not stop.is_set():
-            iteration_started = time.monotonic()
             endpoint = pick()
             await limiter.wait()
             if delay:
@@ -170,7 +173,8 @@ async def run_load(
             if kind:
                 totals.failures_by_kind[kind] = totals.failures_by_kind.get(kind, 0) + 1
             if pacing:
-                wait = pacing - (time.monotonic() - iteration_started)  # the rest of this user's interval
+                planned = max(planned + pacing, time.monotonic())
+                wait = planned - time.monotonic()
             else:
                 wait = think * (random.uniform(0.5, 1.5) if between else 1.0)
             if wait > 0 and not stop.is_set():
