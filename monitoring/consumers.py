@@ -70,6 +70,28 @@ def _component_status() -> dict[str, Any]:
     return _status_cache["value"]
 
 
+# Frame bodies of recent messages, built once per process and shared by every socket:
+# (topic, id) → (schema, body with the schema, body without it). Bounded by clearing.
+_bodies: dict[tuple[str, int], tuple[str | None, str, str]] = {}
+MAX_BODIES = 256
+
+
+def _bodies_for(topic: str, payload_id: int, raw: bytes) -> tuple[str | None, str, str]:
+    found = _bodies.get((topic, payload_id))
+    if found is None:
+        payload = orjson.loads(raw)
+        head = {"type": _type_of(topic), "topic": topic}
+        full = orjson.dumps({**head, **payload}).decode()
+        schema = payload.get("schema")
+        compact = full
+        if schema is not None:
+            compact = orjson.dumps({**head, **{k: v for k, v in payload.items() if k != "series"}}).decode()
+        if len(_bodies) >= MAX_BODIES:
+            _bodies.clear()
+        found = _bodies[(topic, payload_id)] = (schema, full, compact)
+    return found
+
+
 def role_for_topic(topic: str) -> Role | None:
     if topic.startswith("series:") and len(topic) > 7:
         return Role.VIEWER
@@ -235,7 +257,17 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             if self.dropped:
                 await self.send_json({"type": "lagging", "dropped": self.dropped})
                 self.dropped = 0
-        await self._forward(event["topic"], event["payload"])
+        topic = event["topic"]
+        schema, full, compact = _bodies_for(topic, event["id"], event["raw"])
+        if schema is not None and self.encoder.known.get(topic) == schema:
+            body = compact
+        else:
+            body = full
+            if schema is not None:
+                self.encoder.known[topic] = schema
+        self.seq += 1
+        # The shared body with this socket's sequence number spliced in front.
+        await self.send(text_data=f'{{"seq":{self.seq},{body[1:]}')
 
 
 def _type_of(topic: str) -> str:
