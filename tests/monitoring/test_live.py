@@ -178,6 +178,10 @@ def test_single_series_topics_carry_points_only_for_watched_series(token):
         ('{"type": "subscribe", "topics": ["no-such-topic"]}', "unknown topic"),
         ('["subscribe"]', "unknown message type"),
         ('{"type": "subscribe", "topics": ["' + "x" * 20000 + '"]}', "larger than"),
+        ('{"type": "subscribe", "topics": [1, null]}', "list of strings"),
+        ('{"type": "subscribe", "topics": ["alert"], "since": {"alert": "yesterday"}}', "since must be"),
+        ("[" * 5000 + "]" * 5000, "not JSON"),  # nesting deeper than the parser allows
+        ('{"type": null}', "unknown message type"),
     ],
 )
 def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(token, frame, reason):
@@ -189,6 +193,39 @@ def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(token, frame, r
         await socket.send_json_to({"type": "ping"})
         kinds = [f["type"] for f in await drain(socket)]
         assert kinds[-1] == "pong"  # still open and answering
+        await socket.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_binary_garbage_gets_an_error_frame(token):
+    async def scenario():
+        socket = await connect(token)
+        await socket.send_to(bytes_data=b"\xff\xfe\x00garbage")
+        assert (await socket.receive_json_from(timeout=5))["reason"] == "frame is not JSON"
+        await socket.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_a_long_running_connection_keeps_order_and_integrity(token):
+    async def scenario():
+        socket = await connect(token)
+        await subscribe(socket, "database-metrics")
+        await drain(socket)
+        decoder, received = Decoder(), []
+        for tick in range(400):
+            hosts = ("a", "b", "c")[: 1 + tick // 100 % 3]  # the set of series changes now and then
+            await sync_to_async(publish_samples)("database-metrics", float(tick), batch(float(tick), hosts))
+            if tick % 50 == 49:  # read as we go, like a browser
+                received += [await socket.receive_json_from(timeout=5) for _ in range(50)]
+        seqs = [f["seq"] for f in received]
+        assert seqs == list(range(seqs[0], seqs[0] + 400))
+        decoded = [decoder.decode(f) for f in received]
+        assert [d["ts"] for d in decoded] == [float(t) for t in range(400)]
+        assert all(s["value"] == d["ts"] for d in decoded for s in d["samples"])
+        assert [len(d["samples"]) for d in decoded[::100]] == [1, 2, 3, 1]
+        assert sum("series" in f for f in received) == 4  # the labels travelled only when they changed
         await socket.disconnect()
 
     asyncio.run(scenario())
