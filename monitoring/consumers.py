@@ -10,19 +10,25 @@ buffered without limit, and is told so with one ``lagging`` frame once it catche
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
+import weakref
 from typing import Any
 
 import orjson
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import BaseChannelLayer, get_channel_layer
 
 from accounts.choices import ROLE_RANK, Role
 from accounts.roles import role_of
 from lib.realtime import last_payloads, missed_payloads, topic_group, watch_series
 from lib.streamcodec import Encoder
 from monitoring import health
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FLOOD = 4429
@@ -92,6 +98,67 @@ def _bodies_for(topic: str, payload_id: int, raw: bytes) -> tuple[str | None, st
     return found
 
 
+class Hub:
+    """Process-local fan-out, one per event loop: a single channel-layer channel joins every
+    topic group this process's sockets follow, and each message is handed to those sockets
+    directly — no per-socket queue, deserialisation or dispatch."""
+
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+        self.members: dict[str, set[MetricsConsumer]] = {}
+        self.lock = asyncio.Lock()
+        self.channel: str | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def join(self, topic: str, consumer: MetricsConsumer) -> None:
+        async with self.lock:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel("stream-hub.")
+                self.task = asyncio.get_running_loop().create_task(self._pump())
+            if topic not in self.members:
+                await self.layer.group_add(topic_group(topic), self.channel)
+                self.members[topic] = set()
+            self.members[topic].add(consumer)
+
+    async def leave(self, topic: str, consumer: MetricsConsumer) -> None:
+        async with self.lock:
+            members = self.members.get(topic)
+            if members is None:
+                return
+            members.discard(consumer)
+            if not members and self.channel is not None:
+                del self.members[topic]
+                await self.layer.group_discard(topic_group(topic), self.channel)
+
+    async def _pump(self) -> None:
+        assert self.channel is not None
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: the layer reconnects; keep pumping
+                logger.warning("stream hub: receiving failed", exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
+            for consumer in tuple(self.members.get(message.get("topic"), ())):
+                try:
+                    await consumer.stream_message(message)
+                except Exception:  # one closing socket must not starve the others
+                    logger.debug("stream hub: a socket refused a frame", exc_info=True)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def hub() -> Hub:
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = Hub(get_channel_layer())
+    return found
+
+
 def role_for_topic(topic: str) -> Role | None:
     if topic.startswith("series:") and len(topic) > 7:
         return Role.VIEWER
@@ -136,17 +203,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self._leave(topic)
 
     async def _leave(self, topic: str) -> None:
-        await self.channel_layer.group_discard(topic_group(topic), self.channel_name)
+        await hub().leave(topic, self)
         if topic.startswith("series:"):
             await sync_to_async(watch_series)(topic, -1)
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Stream frames touch no database: skip Channels' per-message connection cleanup (a
-        # thread hop per delivered frame).
-        if message["type"] == "stream.message":
-            await self.stream_message(message)
-            return
-        await super().dispatch(message)
 
     async def send_json(self, message: dict[str, Any]) -> None:
         self.seq += 1
@@ -224,7 +283,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             if len(self.topics) >= MAX_TOPICS:
                 await self.error(f"at most {MAX_TOPICS} topics per connection", topic=topic)
                 break
-            await self.channel_layer.group_add(topic_group(topic), self.channel_name)
+            await hub().join(topic, self)
             if topic.startswith("series:"):
                 await sync_to_async(watch_series)(topic, 1)
             self.topics.add(topic)
