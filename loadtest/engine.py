@@ -137,6 +137,11 @@ async def run_load(
         # Constant throughput keeps to a schedule: each wait ends at the planned start of the
         # next iteration, so a sleep that overshoots does not slow the user down; an iteration
         # that ran past its slot starts the next one at once, without catching up (as Locust).
+        # Each user starts at a random point of its first interval: users spawned on the
+        # engine's 100 ms ticks would otherwise share one phase and fire in bursts.
+        if pacing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), random.uniform(0, pacing))
         planned = time.monotonic()
         while not stop.is_set():
             endpoint = pick()
