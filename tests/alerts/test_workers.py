@@ -20,7 +20,7 @@ def test_two_workers_never_send_a_notification_twice(receiver):
     Notification.objects.bulk_create([Notification(channel=c, kind="test") for c in channels])
     workers = [start_worker(name, OUTBOUND_ALLOWLIST="127.0.0.1") for name in ("alerts-a", "alerts-b")]
     try:
-        for _ in range(8):  # both workers pick up deliver_due runs at the same time
+        for _ in range(16):  # both workers pick up deliver_due runs at the same time
             current_app.send_task("alerts.tasks.deliver_due")
         wait_until(lambda: not Notification.objects.exclude(status="sent").exists(), timeout=60)
         time.sleep(0.5)  # a duplicate send would land now
