@@ -170,8 +170,11 @@ def _cpu_seconds(who: int) -> float:
 
 
 def _spawn_rate(users: int, rate: float | None) -> float:
-    """Full speed: every user at once. Fixed rate: both tools ramp the same way, 10 users a second."""
-    return 10 if rate else users
+    """Full speed: every user at once. Fixed rate: all tools ramp the same way, one user every
+    61.8 ms — a golden-ratio share of the 100 ms pacing interval, so users spawned one after
+    another start at well-spread phases of it instead of firing together (users spawned every
+    100 ms would all share one phase and arrive in bursts, which queue on every event loop)."""
+    return 1 / 0.0618 if rate else users
 
 
 def _held(url: str) -> dict[str, float]:
