@@ -12,7 +12,7 @@ from django.db import connections
 
 from loadtest.choices import RunStatus
 from loadtest.models import LoadTestRun, Scenario
-from tests.conftest import ARTIFACTS, free_port, start_beat, start_daphne, start_worker, wait_until
+from tests.conftest import ARTIFACTS, free_port, start_beat, start_daphne, start_worker
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = "/usr/bin/chromium"
@@ -128,21 +128,3 @@ def test_a_user_watches_a_run_live_and_stops_another(editor, tmp_path, settings)
     finally:
         for process in reversed(processes):
             process.stop()
-        _wait_for_other_sessions_to_end()
-
-
-def _wait_for_other_sessions_to_end() -> None:
-    """The children's database sessions end a moment after they exit; the test database is
-    dropped after this test, which fails while any is left."""
-    from django.db import connection
-
-    def alone() -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT application_name, state, left(query, 80) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            rows = cursor.fetchall()
-        return not rows
-
-    wait_until(alone, timeout=15)
