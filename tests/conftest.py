@@ -183,7 +183,18 @@ def start_beat(tmp_path: Path, **env: str) -> Process:
 def start_daphne(port: int, **env: str) -> Process:
     process = Process(
         f"daphne-{port}",
-        [sys.executable, "-m", "config.daphne_server", "-b", "127.0.0.1", "-p", str(port), "-v", "1", "config.asgi:application"],
+        [
+            sys.executable,
+            "-m",
+            "config.daphne_server",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-v",
+            "1",
+            "config.asgi:application",
+        ],
         child_env(**env),
     )
 
