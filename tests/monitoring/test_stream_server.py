@@ -80,19 +80,20 @@ def test_a_client_that_stops_reading_has_frames_dropped_and_counted_then_gets_la
     try:
         client = RawClient(port, token)
         assert client.receive()["type"] == "initialData"
-        client.send({"type": "subscribe", "topics": ["system-metrics"]})
+        topic = f"series:lagging_test{{run={os.getpid()}.{time.monotonic_ns()}}}"  # no other producer
+        client.send({"type": "subscribe", "topics": [topic]})
         assert client.receive()["type"] == "subscribed"
         noise = [{"metric": "m", "labels": {"i": str(i)}, "value": i * 1.000001} for i in range(3000)]
         published = 300  # ~30 MB: far more than the kernel's socket buffers hold
         for n in range(published):
-            broadcast("system-metrics", {"ts": n, "samples": noise})
+            broadcast(topic, {"ts": n, "samples": noise})
         time.sleep(1)  # let the server push what it can while nobody reads
         received, lagging, deadline = [], None, time.monotonic() + 60
         while lagging is None and time.monotonic() < deadline:
             try:
                 frame = client.receive()
             except TimeoutError:
-                broadcast("system-metrics", {"ts": -1, "samples": []})  # the next frame brings the notice
+                broadcast(topic, {"ts": -1, "samples": []})  # the next frame brings the notice
                 continue
             if frame["type"] == "lagging":
                 lagging = frame
