@@ -17,18 +17,15 @@ import requests
 
 from dashboards.models import Dashboard, Widget
 from lib.realtime import publish_samples
-from tests.conftest import ARTIFACTS, wait_until
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, wait_until
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 SHOTS = ARTIFACTS / "dashboards"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
+    NEEDS_CHROMIUM,
 ]
 
 
@@ -39,7 +36,7 @@ def open_page(live_server_asgi: str) -> Iterator[Callable[..., tuple[Any, list[s
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
         def open_(**options: Any) -> tuple[Any, list[str], str]:
             errors: list[str] = []

@@ -5,26 +5,31 @@ metrics beside them, the final status after it ends, and the emergency stop butt
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from django.db import connections
 
 from loadtest.choices import RunStatus
 from loadtest.models import LoadTestRun, Scenario
-from tests.conftest import ARTIFACTS, free_port, start_beat, start_daphne, start_worker
+from tests.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NEEDS_CHROMIUM,
+    free_port,
+    start_beat,
+    start_daphne,
+    start_worker,
+)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 SHOTS = ARTIFACTS / "loadtest"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
+    NEEDS_CHROMIUM,
 ]
 
 RUNNING_WITH_POINTS = """(n) => {
@@ -52,7 +57,7 @@ def test_a_user_watches_a_run_live_and_stops_another(editor, tmp_path, settings)
     long = Scenario.objects.create(name="Long run to stop", duration_seconds=120, **target)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.set_default_timeout(20_000)
             errors: list[str] = []
