@@ -246,6 +246,47 @@ def _fixed_rate(url: str, users: int, seconds: int, rounds: int) -> list[Result]
     return results
 
 
+def _client_library(url: str, users: int, seconds: float) -> dict[str, float]:
+    """Why the engine uses aiohttp: the same closed loop of ``users`` concurrent requesters
+    against the instant ``/``, once with an aiohttp session and once with an httpx client."""
+    import aiohttp
+    import httpx
+
+    async def loop(fetch: Any) -> int:
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def user() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await fetch()
+                done += 1
+
+        await asyncio.gather(*(user() for _ in range(users)))
+        return done
+
+    async def with_aiohttp() -> int:
+        connector = aiohttp.TCPConnector(limit=users)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def fetch() -> None:
+                async with session.get(url + "/") as response:
+                    await response.read()
+
+            return await loop(fetch)
+
+    async def with_httpx() -> int:
+        limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+        async with httpx.AsyncClient(limits=limits) as client:
+
+            async def fetch() -> None:
+                (await client.get(url + "/")).read()
+
+            return await loop(fetch)
+
+    return {"aiohttp": asyncio.run(with_aiohttp()) / seconds, "httpx": asyncio.run(with_httpx()) / seconds}
+
+
 def run(args: Any) -> list[Result]:
     users, seconds = (10, 5) if args.quick else (50, 15)
     paced_seconds, rounds = (8, 1) if args.quick else (15, 2)
@@ -264,6 +305,7 @@ def run(args: Any) -> list[Result]:
         theirs = _locust(url, "Hammer", users, seconds)
         ours = _ours(url, "/", users, seconds)
         fixed = [result for paced_users in (10, 50) for result in _fixed_rate(url, paced_users, paced_seconds, rounds)]
+        library = _client_library(url, users, 3 if args.quick else 8)
     finally:
         os.killpg(target.pid, signal.SIGTERM)
         target.wait(10)
@@ -279,4 +321,12 @@ def run(args: Any) -> list[Result]:
             notes=f"failures: ours {ours['failures']:.0f}, Locust {theirs['failures']:.0f}",
         ),
         *fixed,
+        Result(
+            f"HTTP client library for the engine: aiohttp, {users} concurrent requesters, closed loop",
+            library["aiohttp"],
+            "req/s",
+            "httpx.AsyncClient, same loop",
+            library["httpx"],
+            notes="the engine uses aiohttp: chosen by this figure",
+        ),
     ]
