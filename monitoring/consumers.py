@@ -180,6 +180,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         self.checked = time.monotonic()
         self.strikes = 0
         self.encoder = Encoder()
+        self.holding: dict[str, list[dict[str, Any]]] = {}
         self.dropped = 0
         self.backlog = self.scope.get("extensions", {}).get("seismo.backlog")
         self.role = await sync_to_async(role_of)(user)  # once per socket, not per subscribe
@@ -283,23 +284,35 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             if len(self.topics) >= MAX_TOPICS:
                 await self.error(f"at most {MAX_TOPICS} topics per connection", topic=topic)
                 break
+            # Live frames for this topic wait until the history below has been sent, so the
+            # client sees them in order and once.
+            self.holding[topic] = []
             await hub().join(topic, self)
             if topic.startswith("series:"):
                 await sync_to_async(watch_series)(topic, 1)
             self.topics.add(topic)
             added.append(topic)
-        await self.send_json({"type": "subscribed", "topics": sorted(self.topics)})
-        resuming = {t: since[t] for t in added if t in since}
-        replay, lost = await sync_to_async(missed_payloads)(resuming)
-        if lost or (isinstance(last_seq, int) and last_seq > 0 and not resuming):
-            # Frames sent to the old socket that history no longer holds: reload the window.
-            await self.send_json({"type": "resync", "last_seq": last_seq, "topics": sorted(lost or added)})
-        for topic, payloads in replay.items():
-            for payload in payloads:
+        sent: set[tuple[str, int]] = set()
+        try:
+            await self.send_json({"type": "subscribed", "topics": sorted(self.topics)})
+            resuming = {t: since[t] for t in added if t in since}
+            replay, lost = await sync_to_async(missed_payloads)(resuming)
+            if lost or (isinstance(last_seq, int) and last_seq > 0 and not resuming):
+                # Frames sent to the old socket that history no longer holds: reload the window.
+                await self.send_json({"type": "resync", "last_seq": last_seq, "topics": sorted(lost or added)})
+            for topic, payloads in replay.items():
+                for payload in payloads:
+                    await self._forward(topic, payload, replayed=True)
+                    sent.add((topic, payload.get("id", 0)))
+            fresh = [t for t in added if t not in replay]
+            for topic, payload in (await sync_to_async(last_payloads)(fresh)).items():
                 await self._forward(topic, payload, replayed=True)
-        fresh = [t for t in added if t not in replay]
-        for topic, payload in (await sync_to_async(last_payloads)(fresh)).items():
-            await self._forward(topic, payload, replayed=True)
+                sent.add((topic, payload.get("id", 0)))
+        finally:
+            for topic in added:
+                for event in self.holding.pop(topic, []):
+                    if (topic, event["id"]) not in sent:  # not already part of the history sent
+                        await self.stream_message(event)
 
     async def _forward(self, topic: str, payload: dict[str, Any], replayed: bool = False) -> None:
         frame = {"type": _type_of(topic), "topic": topic, **self.encoder.encode(topic, payload)}
@@ -308,6 +321,10 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         await self.send_json(frame)
 
     async def stream_message(self, event: dict[str, Any]) -> None:
+        held = self.holding.get(event["topic"])
+        if held is not None:  # this topic's history is being sent: keep the live frame for after
+            held.append(event)
+            return
         if self.backlog is not None:
             waiting = self.backlog()
             if waiting > (BACKLOG_LOW if self.dropped else BACKLOG_HIGH):

@@ -148,6 +148,46 @@ def test_a_reconnecting_client_gets_what_it_missed_or_resync_when_history_is_gon
     asyncio.run(scenario())
 
 
+def test_frames_published_during_a_resume_arrive_once_and_in_order(token):
+    import threading
+
+    async def scenario():
+        socket = await connect(token)
+        await subscribe(socket, "network-metrics")
+        await drain(socket)
+        await sync_to_async(publish_samples)("network-metrics", time.time(), batch(-1.0))
+        seen = await socket.receive_json_from(timeout=5)
+        await socket.disconnect()
+        for value in range(20):  # missed while away
+            await sync_to_async(publish_samples)("network-metrics", time.time(), batch(float(value)))
+
+        stop = threading.Event()
+
+        def keep_publishing() -> None:  # and more keep coming while the client resumes
+            value = 20
+            while not stop.is_set() and value < 400:
+                publish_samples("network-metrics", time.time(), batch(float(value)))
+                value += 1
+                time.sleep(0.002)
+
+        publisher = threading.Thread(target=keep_publishing)
+        again = await connect(token)
+        publisher.start()
+        await subscribe(again, "network-metrics", last_seq=seen["seq"], since={"network-metrics": seen["id"]})
+        await asyncio.sleep(0.5)
+        stop.set()
+        await sync_to_async(publisher.join)()
+        frames = [f for f in await drain(again) if f["type"] == "network-metrics"]
+        ids = [f["id"] for f in frames]
+        assert ids == sorted(set(ids))  # every frame once, oldest first
+        decoder = Decoder()
+        values = [decoder.decode(f)["samples"][0]["value"] for f in frames]
+        assert values == [float(v) for v in range(len(values))]  # from the first missed one, no gap
+        await again.disconnect()
+
+    asyncio.run(scenario())
+
+
 def test_single_series_topics_carry_points_only_for_watched_series(token):
     async def scenario():
         socket = await connect(token)
