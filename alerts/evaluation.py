@@ -20,7 +20,7 @@ from typing import Any
 from django.db import connection
 
 from alerts.choices import Direction, Match, NoData, RuleKind
-from alerts.models import COMPARE, AlertCondition, AlertRule
+from alerts.models import COMPARE, AlertRule
 from monitoring.models import Series
 from monitoring.services import aggregate_window, labels_key
 
@@ -140,13 +140,9 @@ def _compatible(left: dict[str, str], right: dict[str, str]) -> bool:
     return all(left[k] == right[k] for k in left.keys() & right.keys())
 
 
-def _combine(
-    rule: AlertRule, verdict: Verdict, labels: dict[str, str], conditions: list[tuple[AlertCondition, Rows]]
-) -> Verdict:
-    holds = [
-        any(condition.holds(value) for series, value in rows if _compatible(series.labels, labels))
-        for condition, rows in conditions
-    ]
+def _combine(rule: AlertRule, verdict: Verdict, labels: dict[str, str], holding: list[list[dict[str, str]]]) -> Verdict:
+    """``holding``: per condition, the label sets of its series that pass it right now."""
+    holds = [any(_compatible(other, labels) for other in passing) for passing in holding]
     if rule.match == Match.ALL:
         if all(holds):
             return verdict
@@ -191,8 +187,10 @@ def evaluate(
     out: dict[int, list[tuple[Series, Verdict]]] = {}
     for rule in rules:
         rows = window.rows(rule.metric, rule.labels, rule.window_seconds, rule.aggregation)
+        # Each condition is judged once per series of its own metric, not once per pair.
         conditions = [
-            (c, window.rows(c.metric, c.labels, c.window_seconds, c.aggregation)) for c in rule.conditions.all()
+            [s.labels for s, v in window.rows(c.metric, c.labels, c.window_seconds, c.aggregation) if c.holds(v)]
+            for c in rule.conditions.all()
         ]
         watched = None if open_keys is None else open_keys.get(rule.pk, set())
         no_data_alerts = rule.no_data == NoData.ALERT

@@ -114,10 +114,6 @@ class Suppressions:
         return any(s.matches(rule.name, labels) for s in self._active)
 
 
-def silenced(rule: AlertRule, labels: dict[str, str], now: datetime | None = None) -> bool:
-    return Suppressions(now).match(rule, labels)
-
-
 def group_key(alert: Alert) -> str:
     rule = alert.rule
     if not rule.group_notifications:
@@ -384,10 +380,6 @@ def claim_batch(ids: list[int]) -> list[int]:
         if won:
             Notification.objects.filter(pk__in=won).update(claimed_at=timezone.now())
     return won
-
-
-def claim(notification_id: int) -> bool:
-    return bool(claim_batch([notification_id]))
 
 
 def deliver(notification_id: int) -> str:

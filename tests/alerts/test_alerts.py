@@ -157,8 +157,8 @@ def test_a_receiver_that_times_out_is_retried_later(receiver, settings):
 def test_a_notification_is_claimed_by_one_worker_only():
     channel = NotificationChannel.objects.create(name="ops", kind="webhook", config={"url": "http://127.0.0.1:9/x"})
     notification = Notification.objects.create(channel=channel, kind="test")
-    assert services.claim(notification.pk) is True
-    assert services.claim(notification.pk) is False
+    assert services.claim_batch([notification.pk]) == [notification.pk]
+    assert services.claim_batch([notification.pk]) == []
     assert services.deliver(notification.pk) == "taken"
 
 
