@@ -38,14 +38,20 @@ class Encoder:
     def __init__(self) -> None:
         self.known: dict[str, str] = {}
 
-    def encode(self, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
-        schema = payload.get("schema")
-        if schema is None:  # not a packed batch (alerts, load-test progress, points)
-            return payload
+    def needs_series(self, topic: str, schema: str | None) -> bool:
+        """Whether this socket's next frame of ``topic`` must carry its series (and, if so,
+        that it will have them from now on). ``None``: not a packed batch."""
+        if schema is None:
+            return True
         if self.known.get(topic) == schema:
-            return {key: value for key, value in payload.items() if key != "series"}
+            return False
         self.known[topic] = schema
-        return payload
+        return True
+
+    def encode(self, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if self.needs_series(topic, payload.get("schema")):
+            return payload
+        return {key: value for key, value in payload.items() if key != "series"}
 
     def forget(self, topic: str) -> None:
         """After an unsubscribe: the next subscription starts with the schema again."""

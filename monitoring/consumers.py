@@ -335,12 +335,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 self.dropped = 0
         topic = event["topic"]
         schema, full, compact = _bodies_for(topic, event["id"], event["raw"])
-        if schema is not None and self.encoder.known.get(topic) == schema:
-            body = compact
-        else:
-            body = full
-            if schema is not None:
-                self.encoder.known[topic] = schema
+        body = full if self.encoder.needs_series(topic, schema) else compact
         self.seq += 1
         # The shared body with this socket's sequence number spliced in front.
         await self.send(text_data=f'{{"seq":{self.seq},{body[1:]}')
