@@ -97,9 +97,11 @@ class AlertRule(models.Model):
     for_seconds = models.PositiveIntegerField(default=0, help_text="Pending this long before firing.")
     no_data = models.CharField(max_length=10, choices=NoData.choices, default=NoData.KEEP)
     match = models.CharField(
-        max_length=3, choices=Match.choices, default=Match.ALL,
+        max_length=3,
+        choices=Match.choices,
+        default=Match.ALL,
         help_text="How extra conditions combine with the main one: all must hold, or any one fires.",
-    )  # fmt: skip
+    )
     anomaly_sensitivity = models.FloatField(
         default=3.0, help_text="Anomaly rules: fire when the value is this many deviations from the baseline."
     )
@@ -284,8 +286,10 @@ class Notification(models.Model):
 class Silence(models.Model):
     """Suppresses notifications (not history) for alerts whose labels match, for a while."""
 
-    matchers = models.JSONField(default=dict, help_text="Labels that must all match, e.g. {\"host\": \"web-1\"}; "
-                                "the key 'alertname' matches the rule name.")  # fmt: skip
+    matchers = models.JSONField(
+        default=dict,
+        help_text='Labels that must all match, e.g. {"host": "web-1"}; the key \'alertname\' matches the rule name.',
+    )
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField()
     comment = models.CharField(max_length=300, blank=True)

@@ -201,8 +201,16 @@ def _step(
     if severity is not None:
         summary = render_summary(rule, labels, value, verdict.detail)
         if alert is None:
-            alert = Alert(rule=rule, labels=labels, labels_key=key, state=AlertState.PENDING, severity=severity,
-                          value=value, started_at=now, summary=summary)  # fmt: skip
+            alert = Alert(
+                rule=rule,
+                labels=labels,
+                labels_key=key,
+                state=AlertState.PENDING,
+                severity=severity,
+                value=value,
+                started_at=now,
+                summary=summary,
+            )
             alert.save()
             _transition(alert, AlertState.PENDING, value)
             changed.append(alert)
@@ -305,8 +313,9 @@ def follow_up(now: datetime | None = None) -> int:
                 if Alert.objects.filter(pk=alert.pk, escalated_at__isnull=True).update(escalated_at=now):
                     targets = list(rule.escalation_channels.all())
                     names = ", ".join(c.name for c in targets) or "no channel"
-                    AlertEvent.objects.create(alert=alert, state=alert.state, value=alert.value,
-                                              comment=f"escalated to {names}")  # fmt: skip
+                    AlertEvent.objects.create(
+                        alert=alert, state=alert.state, value=alert.value, comment=f"escalated to {names}"
+                    )
                     queued += queue_notifications(alert, NotificationKind.ESCALATION, suppressions, targets)
     return queued
 
@@ -351,8 +360,15 @@ def _event_for(notifications: list[Notification]) -> Event:
     first = notifications[0]
     alert = first.alert
     if alert is None:
-        return Event("test", "Test notification", "test", f"Seismo test message for {first.channel.name}",
-                     None, {}, f"{base}/alerts/")  # fmt: skip
+        return Event(
+            "test",
+            "Test notification",
+            "test",
+            f"Seismo test message for {first.channel.name}",
+            None,
+            {},
+            f"{base}/alerts/",
+        )
     alerts = [n.alert for n in notifications if n.alert is not None]
     items = [Item(a.summary, a.value, a.labels, a.severity, f"{base}/alerts/#alert-{a.pk}") for a in alerts]
     severity = "critical" if any(a.severity == "critical" for a in alerts) else alert.severity

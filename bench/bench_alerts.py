@@ -45,9 +45,13 @@ def _receiver() -> tuple[ThreadingHTTPServer, dict[str, float]]:
 
 def _spawn(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "config.launcher", role], cwd=BASE_DIR, env={**os.environ, **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "config.launcher", role],
+        cwd=BASE_DIR,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def mttd(trials: int) -> tuple[list[float], int]:
@@ -72,10 +76,15 @@ def mttd(trials: int) -> tuple[list[float], int]:
     _, token = ApiToken.issue(user)
     port = free_port()
     env = {
-        "PORT": str(port), "WEB_CONCURRENCY": "1", "DJANGO_SETTINGS_MODULE": "config.settings.base", "DEBUG": "0",
-        "SECRET_KEY": "bench-" + "x" * 40, "SECURE_SSL_REDIRECT": "0", "ALLOWED_HOSTS": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
         "OUTBOUND_ALLOWLIST": "127.0.0.1",
-    }  # fmt: skip
+    }
     procs = [_spawn("web", env), _spawn("worker", env)]
     latencies: list[float] = []
     try:

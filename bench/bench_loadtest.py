@@ -44,8 +44,13 @@ def _free_port() -> int:
 def _ours(url: str, path: str, users: int, seconds: int, rate: float | None = None) -> dict[str, float]:
     from loadtest.engine import run_load
 
-    config: dict[str, Any] = {"target_url": url, "endpoints": [{"method": "GET", "path": path}], "users": users,
-                              "spawn_rate": _spawn_rate(users, rate), "duration_seconds": seconds}  # fmt: skip
+    config: dict[str, Any] = {
+        "target_url": url,
+        "endpoints": [{"method": "GET", "path": path}],
+        "users": users,
+        "spawn_rate": _spawn_rate(users, rate),
+        "duration_seconds": seconds,
+    }
     if rate:
         config |= {"think_mode": "constant_throughput", "throughput_per_user": rate}
     cpu = _cpu_seconds(resource.RUSAGE_SELF)
@@ -193,8 +198,12 @@ def _measured(tool: str, url: str, users: int, seconds: int) -> dict[str, float]
     else:
         figures = _ours(url, "/slow", users, seconds, RATE)
     held = _held(url)
-    return {**figures, "cpu_us": figures["cpu_s"] / max(figures["requests"], 1) * 1e6, "served": held["count"],
-            **{f"held_p{p}": held[f"p{p}"] for p in (50, 95, 99)}}  # fmt: skip
+    return {
+        **figures,
+        "cpu_us": figures["cpu_s"] / max(figures["requests"], 1) * 1e6,
+        "served": held["count"],
+        **{f"held_p{p}": held[f"p{p}"] for p in (50, 95, 99)},
+    }
 
 
 def _fixed_rate(url: str, users: int, seconds: int, rounds: int) -> list[Result]:
@@ -204,8 +213,9 @@ def _fixed_rate(url: str, users: int, seconds: int, rounds: int) -> list[Result]
         for tool in ("locust", "ours") if index % 2 == 0 else ("ours", "locust"):
             runs[tool].append(_measured(tool, url, users, seconds))
     runs["plain"].append(_measured("plain", url, users, seconds))
-    ours, theirs, plain = ({k: statistics.mean(r[k] for r in runs[tool]) for k in runs[tool][0]}
-                           for tool in ("ours", "locust", "plain"))  # fmt: skip
+    ours, theirs, plain = (
+        {k: statistics.mean(r[k] for r in runs[tool]) for k in runs[tool][0]} for tool in ("ours", "locust", "plain")
+    )
     rate = users * RATE
     results = [
         Result(

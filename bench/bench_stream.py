@@ -99,19 +99,35 @@ def _summary(name: str, data: dict[str, Any], clients: int, ticks: int, goal_p99
 
 def _system_batch() -> list[dict[str, Any]]:
     """What the system collector publishes each tick: ~40 samples, labels on most."""
-    samples = [{"metric": f"system_{m}", "labels": {"host": "bench-host"}, "value": 12.5} for m in (
-        "cpu_percent", "load1", "load5", "load15", "memory_used_percent", "memory_used_bytes", "swap_used_percent",
-        "processes", "uptime_seconds", "context_switches_per_second",
-    )]  # fmt: skip
+    samples = [
+        {"metric": f"system_{m}", "labels": {"host": "bench-host"}, "value": 12.5}
+        for m in (
+            "cpu_percent",
+            "load1",
+            "load5",
+            "load15",
+            "memory_used_percent",
+            "memory_used_bytes",
+            "swap_used_percent",
+            "processes",
+            "uptime_seconds",
+            "context_switches_per_second",
+        )
+    ]
     for device in ("sda", "sdb"):
-        samples += [{"metric": f"system_disk_{m}", "labels": {"host": "bench-host", "device": device}, "value": 1.25}
-                    for m in ("read_bytes_per_second", "write_bytes_per_second", "used_percent", "iops")]  # fmt: skip
+        samples += [
+            {"metric": f"system_disk_{m}", "labels": {"host": "bench-host", "device": device}, "value": 1.25}
+            for m in ("read_bytes_per_second", "write_bytes_per_second", "used_percent", "iops")
+        ]
     for nic in ("eth0", "eth1", "lo"):
-        samples += [{"metric": f"system_network_{m}", "labels": {"host": "bench-host", "interface": nic}, "value": 3.0}
-                    for m in ("received_bytes_per_second", "sent_bytes_per_second", "errors", "drops")]  # fmt: skip
+        samples += [
+            {"metric": f"system_network_{m}", "labels": {"host": "bench-host", "interface": nic}, "value": 3.0}
+            for m in ("received_bytes_per_second", "sent_bytes_per_second", "errors", "drops")
+        ]
     for cpu in range(6):
-        samples.append({"metric": "system_cpu_core_percent", "labels": {"host": "bench-host", "cpu": str(cpu)},
-                        "value": 7.75})  # fmt: skip
+        samples.append(
+            {"metric": "system_cpu_core_percent", "labels": {"host": "bench-host", "cpu": str(cpu)}, "value": 7.75}
+        )
     return samples
 
 

@@ -220,27 +220,62 @@ class Supervisor:
 
 def daphne_argv(fd: int) -> list[str]:
     return [
-        PYTHON, "-m", "config.daphne_server", "--fd", str(fd), "-v", "0",
-        "--ping-interval", "20", "--ping-timeout", "30", "--websocket_timeout", "-1",
-        "--application-close-timeout", "5", "config.asgi:application",
-    ]  # fmt: skip
+        PYTHON,
+        "-m",
+        "config.daphne_server",
+        "--fd",
+        str(fd),
+        "-v",
+        "0",
+        "--ping-interval",
+        "20",
+        "--ping-timeout",
+        "30",
+        "--websocket_timeout",
+        "-1",
+        "--application-close-timeout",
+        "5",
+        "config.asgi:application",
+    ]
 
 
 def worker_argv() -> list[str]:
     concurrency = os.environ.get("CELERY_CONCURRENCY") or "8"
     return [
-        PYTHON, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency", concurrency,
-        "--loglevel", os.environ.get("CELERY_LOGLEVEL", "WARNING"), "-n", f"seismo.{os.getpid()}@%h",
-        "--without-mingle", "--without-gossip",
-    ]  # fmt: skip
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        concurrency,
+        "--loglevel",
+        os.environ.get("CELERY_LOGLEVEL", "WARNING"),
+        "-n",
+        f"seismo.{os.getpid()}@%h",
+        "--without-mingle",
+        "--without-gossip",
+    ]
 
 
 def beat_argv(directory: Path) -> list[str]:
     return [
-        PYTHON, "-m", "celery", "-A", "config", "beat", "--scheduler", "config.celery:HeartbeatScheduler",
-        "--schedule", str(directory / "celerybeat-schedule"),
-        "--loglevel", os.environ.get("CELERY_LOGLEVEL", "WARNING"),
-    ]  # fmt: skip
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "beat",
+        "--scheduler",
+        "config.celery:HeartbeatScheduler",
+        "--schedule",
+        str(directory / "celerybeat-schedule"),
+        "--loglevel",
+        os.environ.get("CELERY_LOGLEVEL", "WARNING"),
+    ]
 
 
 def prepare() -> int:

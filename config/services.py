@@ -186,10 +186,19 @@ class EmbeddedPostgres:
             log = (self.pgdata / "server.log").read_text(errors="replace")[-800:]
             raise ServiceError(f"PostgreSQL did not start: {result.stderr.strip()} {log}")
         exists = subprocess.run(
-            [str(self.bin_dir() / "psql"), "-h", str(self.socket_dir), "-U", "postgres", "-tAc",
-             f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"],  # noqa: S608 (a constant)
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                str(self.bin_dir() / "psql"),
+                "-h",
+                str(self.socket_dir),
+                "-U",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'",  # noqa: S608 (a constant)
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         if exists.stdout.strip() != "1":
             subprocess.run(
                 [str(self.bin_dir() / "createdb"), "-h", str(self.socket_dir), "-U", "postgres", PG_DATABASE],
@@ -243,14 +252,31 @@ class EmbeddedRedis:
         self.socket_path.unlink(missing_ok=True)
         subprocess.run(
             [
-                str(self.binary()), "--port", "0", "--unixsocket", str(self.socket_path),
-                "--unixsocketperm", "700", "--dir", str(workdir), "--daemonize", "yes",
-                "--pidfile", str(self.pidfile), "--logfile", str(workdir / "redis.log"),
-                "--save", "", "--appendonly", "no", "--maxclients", "10000",
+                str(self.binary()),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(workdir),
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(self.pidfile),
+                "--logfile",
+                str(workdir / "redis.log"),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--maxclients",
+                "10000",
             ],
             check=True,
             capture_output=True,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._ping():

@@ -116,8 +116,12 @@ def clean_widget(data: dict[str, Any]) -> dict[str, Any]:
         errors["options"] = ["must be an object"]
     title = str(data.get("title") or "")[:120]
     position = {}
-    for field, low, high, default in (("x", 0, GRID_COLUMNS - 1, 0), ("y", 0, 10_000, 0),
-                                      ("w", 1, GRID_COLUMNS, 12), ("h", 1, 40, 6)):  # fmt: skip
+    for field, low, high, default in (
+        ("x", 0, GRID_COLUMNS - 1, 0),
+        ("y", 0, 10_000, 0),
+        ("w", 1, GRID_COLUMNS, 12),
+        ("h", 1, 40, 6),
+    ):
         raw = data.get(field, default)
         value = _int_in(raw, low, high)
         if value is None:
@@ -128,8 +132,16 @@ def clean_widget(data: dict[str, Any]) -> dict[str, Any]:
         errors["w"] = [f"x + w must fit the {GRID_COLUMNS}-column grid"]
     if errors:
         raise ValidationError(errors)
-    return {"kind": kind, "title": title, "metric": metric, "labels": labels, "aggregation": aggregation,
-            "thresholds": clean_thresholds, "options": options, **position}  # fmt: skip
+    return {
+        "kind": kind,
+        "title": title,
+        "metric": metric,
+        "labels": labels,
+        "aggregation": aggregation,
+        "thresholds": clean_thresholds,
+        "options": options,
+        **position,
+    }
 
 
 def clean_variables(raw: Any) -> list[dict[str, str]]:
@@ -216,9 +228,19 @@ def save_layout(dashboard: Dashboard, items: Any) -> int:
 
 
 def widget_config(widget: Widget) -> dict[str, Any]:
-    return {"kind": widget.kind, "title": widget.title, "metric": widget.metric, "labels": widget.labels,
-            "aggregation": widget.aggregation, "thresholds": widget.thresholds, "options": widget.options,
-            "x": widget.x, "y": widget.y, "w": widget.w, "h": widget.h}  # fmt: skip
+    return {
+        "kind": widget.kind,
+        "title": widget.title,
+        "metric": widget.metric,
+        "labels": widget.labels,
+        "aggregation": widget.aggregation,
+        "thresholds": widget.thresholds,
+        "options": widget.options,
+        "x": widget.x,
+        "y": widget.y,
+        "w": widget.w,
+        "h": widget.h,
+    }
 
 
 def widget_payload(widgets: list[Widget], *, as_chart: bool = False) -> list[dict[str, Any]]:
@@ -267,9 +289,13 @@ def import_dashboard(document: Any, owner: Any, *, shared: bool = False) -> Dash
         except ValidationError as exc:
             raise ValidationError({f"widgets[{index}]": _messages(exc)}) from exc
     dashboard = Dashboard.objects.create(
-        owner=owner, shared=shared, title=title, description=str(document.get("description") or ""),
-        time_range=time_range, variables=clean_variables(document.get("variables")),
-    )  # fmt: skip
+        owner=owner,
+        shared=shared,
+        title=title,
+        description=str(document.get("description") or ""),
+        time_range=time_range,
+        variables=clean_variables(document.get("variables")),
+    )
     Widget.objects.bulk_create([Widget(dashboard=dashboard, **c) for c in cleaned])
     return dashboard
 
@@ -283,8 +309,10 @@ def duplicate_dashboard(dashboard: Dashboard, owner: Any) -> Dashboard:
 
 def _messages(exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
-        return [f"{k}: {' '.join(str(m) for m in v.messages) if hasattr(v, 'messages') else v}"
-                for k, v in exc.message_dict.items()]  # fmt: skip
+        return [
+            f"{k}: {' '.join(str(m) for m in v.messages) if hasattr(v, 'messages') else v}"
+            for k, v in exc.message_dict.items()
+        ]
     return list(exc.messages)
 
 
@@ -328,11 +356,32 @@ def export_query(widget: Widget, span: dict[str, Any]) -> str:
 # Defaults ------------------------------------------------------------------------------------
 
 
-def _w(kind: str, title: str, metric: str, agg: str = "avg", x: int = 0, y: int = 0, w: int = 12, h: int = 6,
-       labels: dict[str, str] | None = None, thresholds: list[dict[str, Any]] | None = None,
-       options: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
-    return {"kind": kind, "title": title, "metric": metric, "aggregation": agg, "x": x, "y": y, "w": w, "h": h,
-            "labels": labels or {}, "thresholds": thresholds or [], "options": options or {}}  # fmt: skip
+def _w(
+    kind: str,
+    title: str,
+    metric: str,
+    agg: str = "avg",
+    x: int = 0,
+    y: int = 0,
+    w: int = 12,
+    h: int = 6,
+    labels: dict[str, str] | None = None,
+    thresholds: list[dict[str, Any]] | None = None,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "title": title,
+        "metric": metric,
+        "aggregation": agg,
+        "x": x,
+        "y": y,
+        "w": w,
+        "h": h,
+        "labels": labels or {},
+        "thresholds": thresholds or [],
+        "options": options or {},
+    }
 
 
 def _bands(warning: float, critical: float) -> list[dict[str, Any]]:
@@ -344,56 +393,118 @@ TOP10 = {"limit": 10, "label": "route"}
 SUM = {"combine": "sum"}  # a stat over several series adds them up (default: the highest)
 
 DEFAULT_DASHBOARDS: dict[str, dict[str, Any]] = {
-    "system": {"title": "System", "variables": [{"name": "host", "default": ""}], "widgets": [
-        _w("gauge", "CPU", "system_cpu_percent", "last", 0, 0, 6, 5, thresholds=_bands(80, 95), options=PCT),
-        _w("gauge", "Memory", "system_memory_used_percent", "last", 6, 0, 6, 5, thresholds=_bands(80, 95), options=PCT),
-        _w("stat", "Load (1 m)", "system_load1", "last", 12, 0, 6, 5),
-        _w("gauge", "Disk", "system_disk_used_percent", "last", 18, 0, 6, 5, thresholds=_bands(85, 95), options=PCT),
-        _w("timeseries", "CPU %", "system_cpu_percent", "avg", 0, 5, 12, 7, thresholds=_bands(80, 95)),
-        _w("timeseries", "Memory %", "system_memory_used_percent", "avg", 12, 5, 12, 7),
-        _w("timeseries", "Network bytes/s", "system_network_bytes_total", "rate", 0, 12, 12, 7),
-        _w("timeseries", "Disk I/O bytes/s", "system_disk_io_bytes_total", "rate", 12, 12, 12, 7),
-    ]},
-    "application": {"title": "Application", "variables": [{"name": "source", "default": ""}], "widgets": [
-        _w("stat", "Requests/s", "http_request_rate", "last", 0, 0, 6, 5, options=SUM),
-        _w("stat", "p95 latency", "http_request_duration_p95_ms", "last", 6, 0, 6, 5, thresholds=_bands(300, 1000),
-           options={"unit": "ms"}),
-        _w("stat", "Error rate", "http_error_rate", "last", 12, 0, 6, 5, thresholds=_bands(1, 5), options=PCT),
-        _w("stat", "In flight", "http_requests_in_flight", "last", 18, 0, 6, 5),
-        _w("timeseries", "Request rate", "http_request_rate", "avg", 0, 5, 12, 7),
-        _w("timeseries", "p95 latency (ms)", "http_request_duration_p95_ms", "avg", 12, 5, 12, 7,
-           thresholds=_bands(300, 1000)),
-        _w("table", "Slowest routes (p95 ms)", "http_request_duration_p95_ms", "max", 0, 12, 12, 7, options=TOP10),
-        _w("alert-list", "Firing alerts", "", "last", 12, 12, 12, 7),
-    ]},
-    "database": {"title": "Database", "variables": [], "widgets": [
-        _w("stat", "Connections", "pg_connections", "last", 0, 0, 6, 5, options=SUM),
-        _w("gauge", "Cache hit ratio", "pg_cache_hit_ratio", "last", 6, 0, 6, 5, options=PCT),
-        _w("stat", "Commits/s", "pg_commits_total", "rate", 12, 0, 6, 5, options=SUM),
-        _w("stat", "Database size", "pg_database_size_bytes", "last", 18, 0, 6, 5, options={"unit": "B"}),
-        _w("timeseries", "Connections by state", "pg_connections", "avg", 0, 5, 12, 7),
-        _w("timeseries", "Longest query (s)", "pg_longest_query_seconds", "max", 12, 5, 12, 7),
-        _w("timeseries", "Rows read/s", "pg_rows_read_total", "rate", 0, 12, 12, 7),
-        _w("timeseries", "Rows written/s", "pg_rows_written_total", "rate", 12, 12, 12, 7),
-    ]},
-    "cache": {"title": "Cache", "variables": [], "widgets": [
-        _w("gauge", "Hit ratio", "redis_hit_ratio", "last", 0, 0, 6, 5, options=PCT),
-        _w("stat", "Memory used", "redis_memory_used_bytes", "last", 6, 0, 6, 5, options={"unit": "B"}),
-        _w("stat", "Ops/s", "redis_ops_per_second", "last", 12, 0, 6, 5),
-        _w("stat", "Clients", "redis_clients", "last", 18, 0, 6, 5),
-        _w("timeseries", "Hit ratio", "redis_hit_ratio", "avg", 0, 5, 12, 7),
-        _w("timeseries", "PING (ms)", "redis_ping_ms", "avg", 12, 5, 12, 7),
-    ]},
-    "celery": {"title": "Celery", "variables": [{"name": "task", "default": ""}], "widgets": [
-        _w("stat", "Queue depth", "celery_queue_depth", "last", 0, 0, 8, 5, thresholds=_bands(100, 1000)),
-        _w("stat", "Workers", "celery_workers", "last", 8, 0, 8, 5),
-        _w("stat", "Tasks/s", "celery_tasks_total", "rate", 16, 0, 8, 5, options=SUM),
-        _w("timeseries", "Queue depth", "celery_queue_depth", "avg", 0, 5, 12, 7),
-        _w("timeseries", "Task runtime (ms)", "celery_task_runtime_ms", "avg", 12, 5, 12, 7),
-        _w("table", "Failures by task", "celery_task_failures_total", "last", 0, 12, 12, 6, options={"label": "task"}),
-        _w("loadtest-summary", "Latest load test", "", "last", 12, 12, 12, 6),
-    ]},
-}  # fmt: skip
+    "system": {
+        "title": "System",
+        "variables": [{"name": "host", "default": ""}],
+        "widgets": [
+            _w("gauge", "CPU", "system_cpu_percent", "last", 0, 0, 6, 5, thresholds=_bands(80, 95), options=PCT),
+            _w(
+                "gauge",
+                "Memory",
+                "system_memory_used_percent",
+                "last",
+                6,
+                0,
+                6,
+                5,
+                thresholds=_bands(80, 95),
+                options=PCT,
+            ),
+            _w("stat", "Load (1 m)", "system_load1", "last", 12, 0, 6, 5),
+            _w(
+                "gauge", "Disk", "system_disk_used_percent", "last", 18, 0, 6, 5, thresholds=_bands(85, 95), options=PCT
+            ),
+            _w("timeseries", "CPU %", "system_cpu_percent", "avg", 0, 5, 12, 7, thresholds=_bands(80, 95)),
+            _w("timeseries", "Memory %", "system_memory_used_percent", "avg", 12, 5, 12, 7),
+            _w("timeseries", "Network bytes/s", "system_network_bytes_total", "rate", 0, 12, 12, 7),
+            _w("timeseries", "Disk I/O bytes/s", "system_disk_io_bytes_total", "rate", 12, 12, 12, 7),
+        ],
+    },
+    "application": {
+        "title": "Application",
+        "variables": [{"name": "source", "default": ""}],
+        "widgets": [
+            _w("stat", "Requests/s", "http_request_rate", "last", 0, 0, 6, 5, options=SUM),
+            _w(
+                "stat",
+                "p95 latency",
+                "http_request_duration_p95_ms",
+                "last",
+                6,
+                0,
+                6,
+                5,
+                thresholds=_bands(300, 1000),
+                options={"unit": "ms"},
+            ),
+            _w("stat", "Error rate", "http_error_rate", "last", 12, 0, 6, 5, thresholds=_bands(1, 5), options=PCT),
+            _w("stat", "In flight", "http_requests_in_flight", "last", 18, 0, 6, 5),
+            _w("timeseries", "Request rate", "http_request_rate", "avg", 0, 5, 12, 7),
+            _w(
+                "timeseries",
+                "p95 latency (ms)",
+                "http_request_duration_p95_ms",
+                "avg",
+                12,
+                5,
+                12,
+                7,
+                thresholds=_bands(300, 1000),
+            ),
+            _w("table", "Slowest routes (p95 ms)", "http_request_duration_p95_ms", "max", 0, 12, 12, 7, options=TOP10),
+            _w("alert-list", "Firing alerts", "", "last", 12, 12, 12, 7),
+        ],
+    },
+    "database": {
+        "title": "Database",
+        "variables": [],
+        "widgets": [
+            _w("stat", "Connections", "pg_connections", "last", 0, 0, 6, 5, options=SUM),
+            _w("gauge", "Cache hit ratio", "pg_cache_hit_ratio", "last", 6, 0, 6, 5, options=PCT),
+            _w("stat", "Commits/s", "pg_commits_total", "rate", 12, 0, 6, 5, options=SUM),
+            _w("stat", "Database size", "pg_database_size_bytes", "last", 18, 0, 6, 5, options={"unit": "B"}),
+            _w("timeseries", "Connections by state", "pg_connections", "avg", 0, 5, 12, 7),
+            _w("timeseries", "Longest query (s)", "pg_longest_query_seconds", "max", 12, 5, 12, 7),
+            _w("timeseries", "Rows read/s", "pg_rows_read_total", "rate", 0, 12, 12, 7),
+            _w("timeseries", "Rows written/s", "pg_rows_written_total", "rate", 12, 12, 12, 7),
+        ],
+    },
+    "cache": {
+        "title": "Cache",
+        "variables": [],
+        "widgets": [
+            _w("gauge", "Hit ratio", "redis_hit_ratio", "last", 0, 0, 6, 5, options=PCT),
+            _w("stat", "Memory used", "redis_memory_used_bytes", "last", 6, 0, 6, 5, options={"unit": "B"}),
+            _w("stat", "Ops/s", "redis_ops_per_second", "last", 12, 0, 6, 5),
+            _w("stat", "Clients", "redis_clients", "last", 18, 0, 6, 5),
+            _w("timeseries", "Hit ratio", "redis_hit_ratio", "avg", 0, 5, 12, 7),
+            _w("timeseries", "PING (ms)", "redis_ping_ms", "avg", 12, 5, 12, 7),
+        ],
+    },
+    "celery": {
+        "title": "Celery",
+        "variables": [{"name": "task", "default": ""}],
+        "widgets": [
+            _w("stat", "Queue depth", "celery_queue_depth", "last", 0, 0, 8, 5, thresholds=_bands(100, 1000)),
+            _w("stat", "Workers", "celery_workers", "last", 8, 0, 8, 5),
+            _w("stat", "Tasks/s", "celery_tasks_total", "rate", 16, 0, 8, 5, options=SUM),
+            _w("timeseries", "Queue depth", "celery_queue_depth", "avg", 0, 5, 12, 7),
+            _w("timeseries", "Task runtime (ms)", "celery_task_runtime_ms", "avg", 12, 5, 12, 7),
+            _w(
+                "table",
+                "Failures by task",
+                "celery_task_failures_total",
+                "last",
+                0,
+                12,
+                12,
+                6,
+                options={"label": "task"},
+            ),
+            _w("loadtest-summary", "Latest load test", "", "last", 12, 12, 12, 6),
+        ],
+    },
+}
 
 
 def ensure_default_dashboards() -> int:
@@ -461,8 +572,9 @@ def overview_cards() -> list[dict[str, Any]]:
     cards = []
     for key, title, topic, metric, how, unit in OVERVIEW_CARDS:
         value = combine([s["value"] for s in latest if s["metric"] == metric], how)
-        cards.append({"key": key, "title": title, "topic": topic, "metric": metric, "combine": how, "unit": unit,
-                      "value": value})  # fmt: skip
+        cards.append(
+            {"key": key, "title": title, "topic": topic, "metric": metric, "combine": how, "unit": unit, "value": value}
+        )
     return cards
 
 
@@ -494,7 +606,13 @@ def recent_events(limit: int = 10) -> list[dict[str, Any]]:
         for row in rows:
             stamps = (getattr(row, f, None) for f in ("updated_at", "started_at", "created_at"))
             when = next((s for s in stamps if s), None)
-            events.append({"kind": kind, "text": str(row), "state": getattr(row, "state", getattr(row, "status", "")),
-                           "when": when})  # fmt: skip
+            events.append(
+                {
+                    "kind": kind,
+                    "text": str(row),
+                    "state": getattr(row, "state", getattr(row, "status", "")),
+                    "when": when,
+                }
+            )
     events.sort(key=lambda e: e["when"].timestamp() if e["when"] else 0, reverse=True)
     return events[:limit]

@@ -58,8 +58,12 @@ class Window:
 
     def to_json(self) -> dict[str, Any]:
         """Counts and the histogram in HdrHistogram's compressed base64 form (for another process)."""
-        return {"requests": self.requests, "failures": self.failures, "bytes": self.bytes,
-                "hist": self.histogram.encode().decode() if self.requests else ""}  # fmt: skip
+        return {
+            "requests": self.requests,
+            "failures": self.failures,
+            "bytes": self.bytes,
+            "hist": self.histogram.encode().decode() if self.requests else "",
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Window:
@@ -161,9 +165,11 @@ async def run_load(
             ok, size, kind = False, 0, ""
             try:
                 async with session.request(
-                    method, base + str(endpoint.get("path", "/")), data=data,
+                    method,
+                    base + str(endpoint.get("path", "/")),
+                    data=data,
                     headers={**headers, **(endpoint.get("headers") or {})},
-                ) as response:  # fmt: skip
+                ) as response:
                     content = await response.read()
                     size = len(content)
                     ok = response.status < 400

@@ -22,10 +22,24 @@ from loadtest.shards import ProcessShards, ShardFailedError, ShardReport, Shards
 
 logger = logging.getLogger(__name__)
 CONFIG_FIELDS = [
-    "target_url", "endpoints", "users", "spawn_rate", "duration_seconds", "think_time_ms", "think_mode",
-    "throughput_per_user", "request_timeout_ms", "payload_bytes", "client_delay_ms", "max_error_rate", "max_p95_ms",
-    "max_rps", "max_cpu_percent", "max_memory_percent", "processes",
-]  # fmt: skip
+    "target_url",
+    "endpoints",
+    "users",
+    "spawn_rate",
+    "duration_seconds",
+    "think_time_ms",
+    "think_mode",
+    "throughput_per_user",
+    "request_timeout_ms",
+    "payload_bytes",
+    "client_delay_ms",
+    "max_error_rate",
+    "max_p95_ms",
+    "max_rps",
+    "max_cpu_percent",
+    "max_memory_percent",
+    "processes",
+]
 
 
 class RunRefusedError(ValueError):
@@ -92,18 +106,31 @@ def _host_reason(config: dict[str, Any]) -> str | None:
 
 
 def _window_figures(window: Window) -> dict[str, Any]:
-    return {"requests": window.requests, "failures": window.failures, "p50_ms": window.percentile_ms(50),
-            "p95_ms": window.percentile_ms(95), "p99_ms": window.percentile_ms(99)}  # fmt: skip
+    return {
+        "requests": window.requests,
+        "failures": window.failures,
+        "p50_ms": window.percentile_ms(50),
+        "p95_ms": window.percentile_ms(95),
+        "p99_ms": window.percentile_ms(99),
+    }
 
 
 def progress_payload(run: LoadTestRun, **live: Any) -> dict[str, Any]:
     """The ``loadtest-progress`` frame's ``run``: the stored totals, or ``live`` figures while running."""
     payload = {
-        "id": run.pk, "status": run.status, "started_at": run.started_at.timestamp() if run.started_at else None,
-        "elapsed": run.seconds.count() if run.finished_at else 0, "users": 0, "rps": run.rps,
-        "requests": run.requests, "failures": run.failures, "p50_ms": run.p50_ms, "p95_ms": run.p95_ms,
-        "p99_ms": run.p99_ms, "stop_reason": run.stop_reason,
-    }  # fmt: skip
+        "id": run.pk,
+        "status": run.status,
+        "started_at": run.started_at.timestamp() if run.started_at else None,
+        "elapsed": run.seconds.count() if run.finished_at else 0,
+        "users": 0,
+        "rps": run.rps,
+        "requests": run.requests,
+        "failures": run.failures,
+        "p50_ms": run.p50_ms,
+        "p95_ms": run.p95_ms,
+        "p99_ms": run.p99_ms,
+        "stop_reason": run.stop_reason,
+    }
     payload.update(live)
     return payload
 
@@ -136,10 +163,15 @@ class _Recorder:
         cumulative = self.cumulative
         _publish(
             progress_payload(
-                self.run, elapsed=second, users=users, rps=cumulative.requests / max(second, 1),
-                stop_reason=reason or "", window=figures, **_window_figures(cumulative),
+                self.run,
+                elapsed=second,
+                users=users,
+                rps=cumulative.requests / max(second, 1),
+                stop_reason=reason or "",
+                window=figures,
+                **_window_figures(cumulative),
             )
-        )  # fmt: skip
+        )
         return reason
 
 
@@ -172,9 +204,7 @@ def _coordinate(run: LoadTestRun, shards: Shards, stop_key: str) -> _Outcome:
                 pending.setdefault(report.second, []).append(report)
                 reached[report.shard] = max(reached[report.shard], report.second)
         # A second is complete once every shard still running has reported it.
-        while next_second in pending and all(
-            reached[i] >= next_second or i in ended for i in range(shards.count)
-        ):  # fmt: skip
+        while next_second in pending and all(reached[i] >= next_second or i in ended for i in range(shards.count)):
             found = recorder.second(next_second, pending.pop(next_second), check=not reason)
             if found:
                 reason = found
@@ -275,5 +305,9 @@ def compare(a: LoadTestRun, b: LoadTestRun) -> dict[str, Any]:
     error_b = b.failures / b.requests if b.requests else 0.0
     p95 = change(a.p95_ms, b.p95_ms)
     verdict = "regression" if (p95 is not None and p95 > 10) or error_b - error_a > 0.01 else "ok"
-    return {"p95_change_percent": p95, "rps_change_percent": change(a.rps, b.rps),
-            "error_rate_change_points": (error_b - error_a) * 100, "verdict": verdict}  # fmt: skip
+    return {
+        "p95_change_percent": p95,
+        "rps_change_percent": change(a.rps, b.rps),
+        "error_rate_change_points": (error_b - error_a) * 100,
+        "verdict": verdict,
+    }

@@ -52,8 +52,15 @@ def main() -> int:
         totals = asyncio.run(
             run_load(spec["config"], int(spec["run_id"]), on_second, should_stop, start_at=float(item[1]))
         )
-        report({"end": True, "users": totals.max_users, "failures_by_kind": totals.failures_by_kind,
-                "seconds": totals.seconds, **totals.window.to_json()})  # fmt: skip
+        report(
+            {
+                "end": True,
+                "users": totals.max_users,
+                "failures_by_kind": totals.failures_by_kind,
+                "seconds": totals.seconds,
+                **totals.window.to_json(),
+            }
+        )
     except Exception as exc:
         traceback.print_exc()
         # If Redis is gone too, the coordinator sees the exit code and the last line of stderr.

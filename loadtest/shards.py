@@ -158,14 +158,24 @@ class ProcessShards:
         """Start the children, wait until each is ready, then give them one start time."""
         self.redis.delete(self.reports_key, self.go_key)
         for index, part in enumerate(split_config(self.config, self.count)):
-            spec = {"config": part, "run_id": self.run_id, "shard": index, "redis_url": settings.REDIS_URL,
-                    "reports_key": self.reports_key, "go_key": self.go_key, "stop_key": self.stop_key,
-                    "parent": os.getpid()}  # fmt: skip
+            spec = {
+                "config": part,
+                "run_id": self.run_id,
+                "shard": index,
+                "redis_url": settings.REDIS_URL,
+                "reports_key": self.reports_key,
+                "go_key": self.go_key,
+                "stop_key": self.stop_key,
+                "parent": os.getpid(),
+            }
             stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
             process = subprocess.Popen(
                 [sys.executable, "-m", "loadtest.shard_process"],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr, cwd=settings.BASE_DIR,
-            )  # fmt: skip
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                cwd=settings.BASE_DIR,
+            )
             self.processes.append(process)
             self.stderr.append(stderr)
             assert process.stdin is not None
@@ -208,9 +218,15 @@ class ProcessShards:
             elif record.get("end"):
                 self.ended.add(shard)
                 reports.append(
-                    ShardReport(shard, None, int(record["users"]), Window.from_json(record),
-                                dict(record["failures_by_kind"]), float(record["seconds"]))
-                )  # fmt: skip
+                    ShardReport(
+                        shard,
+                        None,
+                        int(record["users"]),
+                        Window.from_json(record),
+                        dict(record["failures_by_kind"]),
+                        float(record["seconds"]),
+                    )
+                )
         return reports
 
     def stop(self) -> None:

@@ -33,10 +33,12 @@ def _summary(run: LoadTestRun, stopping: bool = False) -> dict[str, Any]:
     live = run.status in LIVE
     so_far = run.seconds.aggregate(requests=Sum("requests"), failures=Sum("failures")) if live else {}
     return {
-        "run": run, "live": live, "stopping": stopping,
+        "run": run,
+        "live": live,
+        "stopping": stopping,
         "requests": (so_far.get("requests") or 0) if live else run.requests,
         "failures": (so_far.get("failures") or 0) if live else run.failures,
-    }  # fmt: skip
+    }
 
 
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -46,11 +48,13 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "loadtest/partials/run_summary.html", _summary(run))
     seconds = list(run.seconds.values_list("second", "users", "requests", "failures", "p50_ms", "p95_ms", "p99_ms"))
     data = {
-        "id": run.pk, "status": run.status, "duration": run.config.get("duration_seconds"),
+        "id": run.pk,
+        "status": run.status,
+        "duration": run.config.get("duration_seconds"),
         "started_at": run.started_at.timestamp() if run.started_at else None,
         "finished_at": run.finished_at.timestamp() if run.finished_at else None,
         "seconds": seconds,
-    }  # fmt: skip
+    }
     return render(request, "loadtest/run.html", {**_summary(run), "run_data": data})
 
 

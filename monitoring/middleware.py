@@ -22,9 +22,18 @@ logger = logging.getLogger(__name__)
 WINDOW_SECONDS = 5  # the collector turns one window into one set of samples
 LOADTEST_HEADER = "HTTP_X_SEISMO_LOADTEST_RUN"
 SEISMO_PREFIXES = (
-    "/api/", "/ws/", "/static/", "/admin/", "/accounts/", "/dashboards/", "/alerts/", "/loadtest/",
-    "/healthz", "/readyz", "/metrics",
-)  # fmt: skip
+    "/api/",
+    "/ws/",
+    "/static/",
+    "/admin/",
+    "/accounts/",
+    "/dashboards/",
+    "/alerts/",
+    "/loadtest/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+)
 
 
 def window_key(window_start: int) -> str:

@@ -94,8 +94,16 @@ def anon_api() -> APIClient:
 
 # Real Chromium (Debian's package) driven by Playwright: how every browser test launches it.
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 NEEDS_CHROMIUM = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
 
@@ -169,10 +177,26 @@ def wait_until(predicate: Callable[[], object], timeout: float = 20, interval: f
 def start_worker(name: str = "worker", **env: str) -> Process:
     process = Process(
         name,
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency", "4",
-         "--loglevel", "INFO", "-n", f"test-{name}-{os.getpid()}@%h", "--without-mingle", "--without-gossip"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"test-{name}-{os.getpid()}@%h",
+            "--without-mingle",
+            "--without-gossip",
+        ],
         child_env(**env),
-    )  # fmt: skip
+    )
     wait_until(lambda: "ready." in process.output() or not process.alive(), timeout=30)
     assert process.alive(), process.output()
     return process
@@ -181,10 +205,22 @@ def start_worker(name: str = "worker", **env: str) -> Process:
 def start_beat(tmp_path: Path, **env: str) -> Process:
     return Process(
         "beat",
-        [sys.executable, "-m", "celery", "-A", "config", "beat", "--scheduler", "config.celery:HeartbeatScheduler",
-         "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            "--scheduler",
+            "config.celery:HeartbeatScheduler",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+            "--loglevel",
+            "INFO",
+        ],
         child_env(**env),
-    )  # fmt: skip
+    )
 
 
 def start_daphne(port: int, **env: str) -> Process:

@@ -91,13 +91,38 @@ class AlertRuleSerializer(SelectorValidation, serializers.ModelSerializer):
     class Meta:
         model = AlertRule
         fields = [
-            "id", "name", "kind", "metric", "labels", "aggregation", "window_seconds", "comparator",
-            "critical_threshold", "warning_threshold", "recovery_threshold", "keep_firing_for_seconds",
-            "for_seconds", "no_data", "match", "conditions", "anomaly_sensitivity", "anomaly_direction",
-            "anomaly_history_days", "severity", "summary", "runbook_url", "channels", "repeat_interval_minutes",
-            "escalate_after_minutes", "escalation_channels", "ack_expiry_minutes", "group_notifications",
-            "group_by", "enabled", "created_at",
-        ]  # fmt: skip
+            "id",
+            "name",
+            "kind",
+            "metric",
+            "labels",
+            "aggregation",
+            "window_seconds",
+            "comparator",
+            "critical_threshold",
+            "warning_threshold",
+            "recovery_threshold",
+            "keep_firing_for_seconds",
+            "for_seconds",
+            "no_data",
+            "match",
+            "conditions",
+            "anomaly_sensitivity",
+            "anomaly_direction",
+            "anomaly_history_days",
+            "severity",
+            "summary",
+            "runbook_url",
+            "channels",
+            "repeat_interval_minutes",
+            "escalate_after_minutes",
+            "escalation_channels",
+            "ack_expiry_minutes",
+            "group_notifications",
+            "group_by",
+            "enabled",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
 
     def validate_conditions(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -144,8 +169,18 @@ class AlertRuleSerializer(SelectorValidation, serializers.ModelSerializer):
 class MaintenanceWindowSerializer(serializers.ModelSerializer):
     class Meta:
         model = MaintenanceWindow
-        fields = ["id", "name", "matchers", "timezone", "weekdays", "start_time", "duration_minutes", "enabled",
-                  "comment", "created_at"]  # fmt: skip
+        fields = [
+            "id",
+            "name",
+            "matchers",
+            "timezone",
+            "weekdays",
+            "start_time",
+            "duration_minutes",
+            "enabled",
+            "comment",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
 
     def validate_matchers(self, value: Any) -> dict[str, str]:
@@ -189,9 +224,22 @@ class AlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = [
-            "id", "rule", "rule_name", "labels", "state", "severity", "value", "summary", "started_at",
-            "fired_at", "acknowledged_at", "ack_expires_at", "escalated_at", "resolved_at", "events",
-        ]  # fmt: skip
+            "id",
+            "rule",
+            "rule_name",
+            "labels",
+            "state",
+            "severity",
+            "value",
+            "summary",
+            "started_at",
+            "fired_at",
+            "acknowledged_at",
+            "ack_expires_at",
+            "escalated_at",
+            "resolved_at",
+            "events",
+        ]
         read_only_fields = fields
 
 
@@ -201,6 +249,10 @@ class CommentSerializer(serializers.Serializer):
 
 class AcknowledgeSerializer(CommentSerializer):
     expires_in_minutes = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=0, max_value=30 * 1440,
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=30 * 1440,
         help_text="The acknowledgement lapses after this long (default: the rule's ack_expiry_minutes; 0: never).",
-    )  # fmt: skip
+    )

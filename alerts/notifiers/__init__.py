@@ -43,8 +43,13 @@ class Item:
     url: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"summary": self.summary, "value": self.value, "labels": self.labels, "severity": self.severity,
-                "url": self.url}  # fmt: skip
+        return {
+            "summary": self.summary,
+            "value": self.value,
+            "labels": self.labels,
+            "severity": self.severity,
+            "url": self.url,
+        }
 
 
 @dataclass

@@ -37,8 +37,19 @@ class DashboardSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Dashboard
-        fields = ["id", "title", "description", "shared", "time_range", "variables", "owner", "can_edit",
-                  "widgets", "created_at", "updated_at"]  # fmt: skip
+        fields = [
+            "id",
+            "title",
+            "description",
+            "shared",
+            "time_range",
+            "variables",
+            "owner",
+            "can_edit",
+            "widgets",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["created_at", "updated_at"]
 
     def get_can_edit(self, obj: Dashboard) -> bool:

@@ -7,9 +7,19 @@ from monitoring.services import record_samples
 
 pytestmark = pytest.mark.django_db
 
-RULE = {"name": "CPU", "metric": "cpu", "labels": {"host": "a"}, "aggregation": "last", "window_seconds": 60,
-        "comparator": ">", "critical_threshold": 90, "warning_threshold": 80, "for_seconds": 0,
-        "severity": "critical", "enabled": True}  # fmt: skip
+RULE = {
+    "name": "CPU",
+    "metric": "cpu",
+    "labels": {"host": "a"},
+    "aggregation": "last",
+    "window_seconds": 60,
+    "comparator": ">",
+    "critical_threshold": 90,
+    "warning_threshold": 80,
+    "for_seconds": 0,
+    "severity": "critical",
+    "enabled": True,
+}
 
 
 def test_admins_manage_channels_and_secrets_come_back_masked(api_as, owner, receiver):
@@ -120,8 +130,13 @@ def test_the_alerts_page_lists_and_editors_acknowledge(client, editor, viewer):
 
 def test_rules_with_conditions_and_anomaly_settings_round_trip(api_as, owner):
     api = api_as(owner)
-    body = {**RULE, "match": "any", "conditions": [{"metric": "load", "comparator": ">", "threshold": 5}],
-            "repeat_interval_minutes": 30, "group_by": ["dc"]}  # fmt: skip
+    body = {
+        **RULE,
+        "match": "any",
+        "conditions": [{"metric": "load", "comparator": ">", "threshold": 5}],
+        "repeat_interval_minutes": 30,
+        "group_by": ["dc"],
+    }
     created = api.post("/api/v1/alert-rules/", body, format="json")
     assert created.status_code == 201, created.json()
     data = created.json()
@@ -148,10 +163,14 @@ def test_bad_rules_are_refused_field_by_field(api_as, owner):
     assert no_threshold.status_code == 400 and "critical_threshold" in no_threshold.json()["error"]["details"]
     bad = api.post(
         "/api/v1/alert-rules/",
-        {**RULE, "conditions": [{"metric": "no good", "threshold": "high"}], "group_by": "dc",
-         "anomaly_history_days": 0},
+        {
+            **RULE,
+            "conditions": [{"metric": "no good", "threshold": "high"}],
+            "group_by": "dc",
+            "anomaly_history_days": 0,
+        },
         format="json",
-    )  # fmt: skip
+    )
     assert bad.status_code == 400
     assert {"conditions", "anomaly_history_days"} <= set(bad.json()["error"]["details"])
     assert AlertRule.objects.count() == 0
@@ -159,8 +178,14 @@ def test_bad_rules_are_refused_field_by_field(api_as, owner):
 
 def test_maintenance_windows_through_the_api(api_as, editor, viewer):
     api = api_as(editor)
-    window = {"name": "Sunday patching", "matchers": {"env": "prod"}, "timezone": "Europe/Paris", "weekdays": [6],
-              "start_time": "02:00", "duration_minutes": 120}  # fmt: skip
+    window = {
+        "name": "Sunday patching",
+        "matchers": {"env": "prod"},
+        "timezone": "Europe/Paris",
+        "weekdays": [6],
+        "start_time": "02:00",
+        "duration_minutes": 120,
+    }
     assert api.post("/api/v1/maintenance-windows/", window, format="json").status_code == 201
     assert api_as(viewer).post("/api/v1/maintenance-windows/", window, format="json").status_code == 403
     bad = api.post(

@@ -174,9 +174,12 @@ def test_an_active_maintenance_window_keeps_history_but_sends_nothing(receiver):
     cpu.channels.add(slack(receiver))
     local = timezone.now().astimezone(UTC)
     MaintenanceWindow.objects.create(
-        name="deploy", matchers={"host": "web-1"}, weekdays=[local.weekday()],
-        start_time=(local - timedelta(minutes=1)).time(), duration_minutes=30,
-    )  # fmt: skip
+        name="deploy",
+        matchers={"host": "web-1"},
+        weekdays=[local.weekday()],
+        start_time=(local - timedelta(minutes=1)).time(),
+        duration_minutes=30,
+    )
     put(95)
     put(95, host="web-2")
     alerts = services.evaluate_rule(cpu)

@@ -99,8 +99,12 @@ def _start(command: str, tmp_path, **extra: str) -> subprocess.Popen[str]:
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "config.launcher", command],
-        cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     proc.port = int(env["PORT"])  # type: ignore[attr-defined]
     return proc
 
@@ -163,8 +167,12 @@ def test_services_start_and_stop_the_embedded_servers_on_their_own(tmp_path):
     clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     started = subprocess.run(
         [sys.executable, "-m", "config.launcher", "services", "start"],
-        cwd=BASE_DIR, env={**clean, **env}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=BASE_DIR,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     try:
         assert started.returncode == 0, started.stderr
         assert "started embedded postgres and redis" in started.stdout
@@ -173,8 +181,12 @@ def test_services_start_and_stop_the_embedded_servers_on_their_own(tmp_path):
     finally:
         stopped = subprocess.run(
             [sys.executable, "-m", "config.launcher", "services", "stop"],
-            cwd=BASE_DIR, env={**clean, **env}, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            cwd=BASE_DIR,
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert not (tmp_path / "run" / "services.env").exists()
     assert_one_clear_line(launch("services", "restart"), "unknown services action")

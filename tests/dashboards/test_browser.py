@@ -64,10 +64,13 @@ def _login(page, base: str, username: str) -> None:
 def _ingest(base: str, token: str, metric: str, count: int = 30) -> None:
     """Real samples over the last 15 minutes through the ingest API (so charts have data)."""
     now = time.time()
-    samples = [{"metric": metric, "labels": {"host": "web1"}, "value": 10 + i % 7, "ts": now - 900 + i * 30}
-               for i in range(count)]  # fmt: skip
-    response = requests.post(f"{base}/api/v1/ingest/", json={"samples": samples},
-                             headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+    samples = [
+        {"metric": metric, "labels": {"host": "web1"}, "value": 10 + i % 7, "ts": now - 900 + i * 30}
+        for i in range(count)
+    ]
+    response = requests.post(
+        f"{base}/api/v1/ingest/", json={"samples": samples}, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
     assert response.status_code == 202, response.text
 
 

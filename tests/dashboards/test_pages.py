@@ -128,9 +128,17 @@ def test_an_editor_adds_a_widget_below_the_others(editor):
     dashboard = _mine(editor)
     response = _client(editor).post(
         f"/dashboards/{dashboard.pk}/widgets/",
-        {"kind": "stat", "title": "Mem", "metric": "system_memory_percent", "labels": "host=web1, env=prod",
-         "aggregation": "last", "thresholds": "80 warning, 90 critical", "w": 6, "h": 4},
-    )  # fmt: skip
+        {
+            "kind": "stat",
+            "title": "Mem",
+            "metric": "system_memory_percent",
+            "labels": "host=web1, env=prod",
+            "aggregation": "last",
+            "thresholds": "80 warning, 90 critical",
+            "w": 6,
+            "h": 4,
+        },
+    )
     assert response.status_code == 302
     widget = dashboard.widgets.get(title="Mem")
     assert (widget.kind, widget.y, widget.w, widget.h) == ("stat", 6, 6, 4)
@@ -161,15 +169,21 @@ def test_a_bad_widget_config_is_a_form_error_not_a_500(editor, data, message):
 def test_the_add_widget_form_answers_htmx_with_its_partial(editor):
     dashboard = _mine(editor)
     client = _client(editor)
-    bad = client.post(f"/dashboards/{dashboard.pk}/widgets/", {"kind": "stat", "metric": "", "aggregation": "avg",
-                                                               "w": 6, "h": 4}, HTTP_HX_REQUEST="true")  # fmt: skip
+    bad = client.post(
+        f"/dashboards/{dashboard.pk}/widgets/",
+        {"kind": "stat", "metric": "", "aggregation": "avg", "w": 6, "h": 4},
+        HTTP_HX_REQUEST="true",
+    )
     assert bad.status_code == 422
     assert (
         bad.content.decode().lstrip().startswith('<form method="post"')
         and "a chart needs a metric" in bad.content.decode()
     )
-    good = client.post(f"/dashboards/{dashboard.pk}/widgets/", {"kind": "stat", "metric": "m", "aggregation": "avg",
-                                                                "w": 6, "h": 4}, HTTP_HX_REQUEST="true")  # fmt: skip
+    good = client.post(
+        f"/dashboards/{dashboard.pk}/widgets/",
+        {"kind": "stat", "metric": "m", "aggregation": "avg", "w": 6, "h": 4},
+        HTTP_HX_REQUEST="true",
+    )
     assert good.status_code == 204 and good["HX-Redirect"] == f"/dashboards/{dashboard.pk}/"
 
 

@@ -24,8 +24,11 @@ def test_a_preset_range_ends_now_and_keeps_charts_under_2000_points():
 
 def test_a_custom_range_is_kept_and_a_bad_one_falls_back_to_the_default():
     assert services.resolve_range({"from": "1000", "to": "4600"}, "1h") | {} == {
-        "range": "custom", "from": 1000.0, "to": 4600.0, "step": 2,
-    }  # fmt: skip
+        "range": "custom",
+        "from": 1000.0,
+        "to": 4600.0,
+        "step": 2,
+    }
     for params in ({"from": "9", "to": "3"}, {"from": "nan", "to": "x"}, {"range": "2y"}):
         assert services.resolve_range(params, "6h")["range"] == "6h"
 
@@ -42,22 +45,33 @@ def test_variables_must_be_label_names():
 
 
 def test_components_map_to_healthy_degraded_and_failing():
-    states = services.component_states({
-        "database": {"status": "up", "latency_ms": 3.0},
-        "redis": {"status": "up", "latency_ms": 900.0},
-        "celery_beat": {"status": "up", "age_seconds": 45.0},
-        "celery_worker": {"status": "down", "error": "no worker"},
-    })  # fmt: skip
+    states = services.component_states(
+        {
+            "database": {"status": "up", "latency_ms": 3.0},
+            "redis": {"status": "up", "latency_ms": 900.0},
+            "celery_beat": {"status": "up", "age_seconds": 45.0},
+            "celery_worker": {"status": "down", "error": "no worker"},
+        }
+    )
     assert {k: v["health"] for k, v in states.items()} == {
-        "database": "healthy", "redis": "degraded", "celery_beat": "degraded", "celery_worker": "failing",
-    }  # fmt: skip
+        "database": "healthy",
+        "redis": "degraded",
+        "celery_beat": "degraded",
+        "celery_worker": "failing",
+    }
 
 
 def test_the_overview_sources_never_fail_the_page():
     cards = services.overview_cards()
     assert [c["key"] for c in cards] == [
-        "cpu", "memory", "request_rate", "p95_latency", "error_rate", "db_connections", "cache_hit_ratio",
-    ]  # fmt: skip
+        "cpu",
+        "memory",
+        "request_rate",
+        "p95_latency",
+        "error_rate",
+        "db_connections",
+        "cache_hit_ratio",
+    ]
     assert isinstance(services.firing_alerts(), list)
     assert isinstance(services.recent_events(), list)
 

@@ -57,8 +57,14 @@ def target(settings):
 
 
 def scenario(url: str, **fields) -> Scenario:
-    defaults = {"name": "t", "target_url": url, "users": 4, "spawn_rate": 100, "duration_seconds": 2,
-                "endpoints": [{"method": "GET", "path": "/a", "weight": 3}, {"method": "POST", "path": "/b", "weight": 1}]}  # fmt: skip
+    defaults = {
+        "name": "t",
+        "target_url": url,
+        "users": 4,
+        "spawn_rate": 100,
+        "duration_seconds": 2,
+        "endpoints": [{"method": "GET", "path": "/a", "weight": 3}, {"method": "POST", "path": "/b", "weight": 1}],
+    }
     return Scenario.objects.create(**{**defaults, **fields})
 
 

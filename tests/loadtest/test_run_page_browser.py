@@ -51,8 +51,14 @@ def test_a_user_watches_a_run_live_and_stops_another(editor, tmp_path, settings)
     processes.append(start_worker("loadtest-page-worker", OUTBOUND_ALLOWLIST="127.0.0.1"))
     processes.append(start_beat(tmp_path))
     # The target is this instance itself: its request metrics then show the load on the same axis.
-    target = {"target_url": base, "endpoints": [{"method": "GET", "path": "/healthz", "weight": 1}],
-              "users": 2, "spawn_rate": 10, "think_mode": "constant_throughput", "throughput_per_user": 5}  # fmt: skip
+    target = {
+        "target_url": base,
+        "endpoints": [{"method": "GET", "path": "/healthz", "weight": 1}],
+        "users": 2,
+        "spawn_rate": 10,
+        "think_mode": "constant_throughput",
+        "throughput_per_user": 5,
+    }
     short = Scenario.objects.create(name="Short live run", duration_seconds=8, **target)
     long = Scenario.objects.create(name="Long run to stop", duration_seconds=120, **target)
     try:
