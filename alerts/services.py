@@ -356,7 +356,7 @@ def resolve(alert: Alert, user: Any, comment: str = "") -> Alert:
 
 def _event_for(notifications: list[Notification]) -> Event:
     """One message for one notification, or for a group of alerts that fired together."""
-    base = getattr(settings, "SEISMO_PUBLIC_URL", "") or f"http://{settings.SEISMO_HOST}:{settings.SEISMO_PORT}"
+    base = settings.SEISMO_PUBLIC_URL
     first = notifications[0]
     alert = first.alert
     if alert is None:

@@ -25,8 +25,6 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     """Every app contributes its periodic tasks through ``<app>.tasks.BEAT_SCHEDULE``."""
     from importlib import import_module
 
-    from django.conf import settings
-
     schedule: dict[str, dict[str, Any]] = {}
     for app_name in ("monitoring", "alerts", "dashboards", "loadtest"):
         try:
@@ -34,11 +32,6 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         except ModuleNotFoundError:
             continue
         schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
-    schedule["seismo-worker-heartbeat"] = {
-        "task": "monitoring.tasks.worker_heartbeat",
-        "schedule": settings.BEAT_HEARTBEAT_SECONDS,
-        "options": {"expires": settings.BEAT_HEARTBEAT_SECONDS * 2},
-    }
     return schedule
 
 

@@ -13,13 +13,13 @@ Usage: ``python -m config.daphne_server <daphne arguments>`` (the launcher does 
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 import daphne.server
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from daphne.cli import CommandLineInterface
 from daphne.ws_protocol import WebSocketFactory
+from django.conf import settings
 
 
 def pending_bytes(protocol: Any) -> int:
@@ -39,7 +39,7 @@ def accept_deflate(offers: list[Any]) -> PerMessageDeflateOfferAccept | None:
 
 
 def compression_enabled() -> bool:
-    return os.environ.get("STREAM_COMPRESSION", "1").strip().lower() not in ("0", "false", "no", "off")
+    return settings.STREAM_COMPRESSION
 
 
 class StreamWebSocketFactory(WebSocketFactory):

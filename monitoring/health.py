@@ -12,8 +12,6 @@ from django.db import connection
 from config.celery import BEAT_HEARTBEAT_KEY as BEAT_KEY
 from lib.redis import get_redis, key
 
-WORKER_KEY = "worker:heartbeat"
-
 
 def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)

@@ -116,12 +116,12 @@ def apply_retention(now: datetime | None = None) -> dict[str, int]:
             )
         cursor.execute(
             "DELETE FROM monitoring_rollup_1m WHERE bucket < %s",
-            [now - timedelta(days=getattr(settings, "SEISMO_RETENTION_1M_DAYS", 183))],
+            [now - timedelta(days=settings.SEISMO_RETENTION_1M_DAYS)],
         )
         minute_rows = cursor.rowcount
         cursor.execute(
             "DELETE FROM monitoring_rollup_1h WHERE bucket < %s",
-            [now - timedelta(days=getattr(settings, "SEISMO_RETENTION_1H_DAYS", 730))],
+            [now - timedelta(days=settings.SEISMO_RETENTION_1H_DAYS)],
         )
         hour_rows = cursor.rowcount
     return {"partitions_dropped": dropped, "rollup_1m_deleted": minute_rows, "rollup_1h_deleted": hour_rows}

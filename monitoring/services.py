@@ -47,7 +47,7 @@ TIER_SECONDS = {"raw": 1, "1m": 60, "1h": 3600}
 
 
 def raw_retention_days() -> int:
-    return int(getattr(settings, "SEISMO_RETENTION_RAW_DAYS", 30))
+    return settings.SEISMO_RETENTION_RAW_DAYS
 
 
 # Series and partitions caches -------------------------------------------------------------

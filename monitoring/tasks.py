@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,9 +10,6 @@ from typing import Any
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.conf import settings
-
-from lib.redis import get_redis, key
-from monitoring.health import WORKER_KEY
 
 _STARTED: dict[str, float] = {}
 
@@ -36,7 +32,7 @@ def _schedule() -> dict[str, dict[str, Any]]:
     }
     schedule["restore-unacked"] = {
         "task": "monitoring.tasks.restore_unacked",
-        "schedule": float(os.environ.get("RESTORE_UNACKED_SECONDS", "30")),
+        "schedule": settings.RESTORE_UNACKED_SECONDS,
     }
     schedule["rollup-minutes"] = {"task": "monitoring.tasks.rollup_minutes", "schedule": 30.0}
     schedule["rollup-hours"] = {"task": "monitoring.tasks.rollup_hours", "schedule": 600.0}
@@ -47,12 +43,6 @@ def _schedule() -> dict[str, dict[str, Any]]:
 
 # Periodic tasks of this app (config.celery merges every app's BEAT_SCHEDULE).
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = _schedule()
-
-
-@shared_task(ignore_result=True)
-def worker_heartbeat() -> None:
-    """Proves a worker executes scheduled tasks (shown on the overview)."""
-    get_redis().set(key(WORKER_KEY), time.time())
 
 
 @shared_task(ignore_result=True)

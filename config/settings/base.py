@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -161,6 +162,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The beat heartbeat interval; /readyz calls beat stale after 3 missed beats.
 BEAT_HEARTBEAT_SECONDS = env.float("BEAT_HEARTBEAT_SECONDS", default=2.0)
+# How often beat hands a dead worker's unacknowledged tasks back to the queue.
+RESTORE_UNACKED_SECONDS = env.float("RESTORE_UNACKED_SECONDS", default=30.0)
 
 # Auth ------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -172,6 +175,10 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# The admin `ensure_admin` creates (or whose password it resets); no password = generate one.
+DJANGO_SUPERUSER_USERNAME = env.str("DJANGO_SUPERUSER_USERNAME", default="") or "admin"
+DJANGO_SUPERUSER_PASSWORD = env.str("DJANGO_SUPERUSER_PASSWORD", default="")
+DJANGO_SUPERUSER_EMAIL = env.str("DJANGO_SUPERUSER_EMAIL", default="")
 
 # I18N ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -246,6 +253,20 @@ OUTBOUND_ALLOWLIST = env.list("OUTBOUND_ALLOWLIST", default=[])
 # The address this instance serves on; load tests may always target it.
 SEISMO_HOST = env.str("HOST", default="127.0.0.1")
 SEISMO_PORT = env.int("PORT", default=8000)
+
+
+def _public_url(host: str, port: int) -> str:
+    """Where users reach this instance: a wildcard listen address means "this machine"."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+# The base of every link in notifications (Slack, email, webhooks); set it to the address
+# users open, e.g. https://seismo.example.com behind a proxy.
+SEISMO_PUBLIC_URL = env.str("SEISMO_PUBLIC_URL", default="").rstrip("/") or _public_url(SEISMO_HOST, SEISMO_PORT)
 # Token for scraping /metrics (besides logged-in users); empty = users and tokens only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
@@ -287,6 +308,8 @@ INGEST_MAX_SAMPLES = env.int("INGEST_MAX_SAMPLES", default=10_000)
 SEISMO_RETENTION_RAW_DAYS = env.int("SEISMO_RETENTION_RAW_DAYS", default=30)
 SEISMO_RETENTION_1M_DAYS = env.int("SEISMO_RETENTION_1M_DAYS", default=183)
 SEISMO_RETENTION_1H_DAYS = env.int("SEISMO_RETENTION_1H_DAYS", default=730)
+# permessage-deflate on the live stream when the client offers it (config/daphne_server.py).
+STREAM_COMPRESSION = env.bool("STREAM_COMPRESSION", default=True)
 # Collection tiers, in seconds.
 COLLECT_FAST_SECONDS = env.float("COLLECT_FAST_SECONDS", default=1.0)
 COLLECT_MEDIUM_SECONDS = env.float("COLLECT_MEDIUM_SECONDS", default=5.0)

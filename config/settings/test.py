@@ -22,5 +22,8 @@ STORAGES = {
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ALLOWED_HOSTS = ["*"]
 
-# Parallel test runs on one server (e.g. several developers' sessions) pick their own names.
-DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_seismo")}  # noqa: F405
+# Test runs against one server with different DATABASE_URLs (several developers' sessions) must
+# not share a test database: by default it is named after DATABASE_URL's, as Django does.
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": env.str("TEST_DATABASE_NAME", default=f"test_{DATABASES['default']['NAME']}")  # noqa: F405
+}

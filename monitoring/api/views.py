@@ -70,7 +70,7 @@ class IngestView(APIView):
         responses={202: inline_serializer("IngestResponse", {"accepted": serializers.IntegerField()})},
     )
     def post(self, request: Request) -> Response:
-        limit = getattr(settings, "INGEST_MAX_BYTES", 8 * 1024 * 1024)
+        limit = settings.INGEST_MAX_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -84,7 +84,7 @@ class IngestView(APIView):
         samples = body.get("samples") if isinstance(body, dict) else None
         if not isinstance(samples, list):
             raise ApiError('Body must be {"samples": [...]}.', details={"field": "samples"})
-        max_batch = getattr(settings, "INGEST_MAX_SAMPLES", 10_000)
+        max_batch = settings.INGEST_MAX_SAMPLES
         if len(samples) > max_batch:
             raise ApiError(
                 f"A batch holds at most {max_batch} samples (got {len(samples)}).",

@@ -5,23 +5,23 @@ from django.core.management import call_command
 pytestmark = pytest.mark.django_db
 
 
-def test_it_creates_the_admin_from_the_environment(monkeypatch, capsys):
-    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "root")
-    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "s3cret-pass")
-    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "root@example.com")
+def test_it_creates_the_admin_from_the_environment(settings, capsys):
+    settings.DJANGO_SUPERUSER_USERNAME = "root"
+    settings.DJANGO_SUPERUSER_PASSWORD = "s3cret-pass"
+    settings.DJANGO_SUPERUSER_EMAIL = "root@example.com"
     call_command("ensure_admin")
     user = User.objects.get(username="root")
     assert user.is_superuser and user.check_password("s3cret-pass") and user.email == "root@example.com"
     assert "s3cret-pass" not in capsys.readouterr().out  # the configured secret is never printed
-    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "rotated-pass")
+    settings.DJANGO_SUPERUSER_PASSWORD = "rotated-pass"
     call_command("ensure_admin")
     user.refresh_from_db()
     assert user.check_password("rotated-pass")
 
 
-def test_it_generates_a_password_once_and_stores_it(monkeypatch, capsys, settings, tmp_path):
-    monkeypatch.delenv("DJANGO_SUPERUSER_USERNAME", raising=False)
-    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+def test_it_generates_a_password_once_and_stores_it(capsys, settings, tmp_path):
+    settings.DJANGO_SUPERUSER_USERNAME = "admin"
+    settings.DJANGO_SUPERUSER_PASSWORD = ""
     settings.DATA_DIR = tmp_path
     call_command("ensure_admin")
     first = capsys.readouterr().out

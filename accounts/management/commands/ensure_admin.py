@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()
-        username = os.environ.get("DJANGO_SUPERUSER_USERNAME") or "admin"
-        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
-        email = os.environ.get("DJANGO_SUPERUSER_EMAIL") or ""
+        username = settings.DJANGO_SUPERUSER_USERNAME
+        password = settings.DJANGO_SUPERUSER_PASSWORD
+        email = settings.DJANGO_SUPERUSER_EMAIL
         secret_file = Path(settings.DATA_DIR) / "admin-password.txt"
 
         user = user_model.objects.filter(username=username).first()
