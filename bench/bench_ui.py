@@ -106,14 +106,14 @@ def build_dashboard() -> tuple[Any, Any]:
 def server_timings(user: Any, dashboard: Any, rounds: int) -> dict[str, list[float]]:
     from django.test import Client
 
-    from dashboards import services
+    from dashboards import ranges
 
     client = Client()
     client.force_login(user)
     anon = Client()
     page_url = f"/dashboards/{dashboard.pk}/?range=24h"
     now = time.time()
-    step = services.step_for(now - DAY, now)
+    step = ranges.step_for(now - DAY, now)
     queries = [
         f"/api/v1/query/?metric={w.metric}&from={int(now - DAY)}&to={int(now)}&step={step}&agg={w.aggregation}"
         for w in dashboard.widgets.all()

@@ -26,7 +26,7 @@ urlpatterns = [
     path("dashboards/", include("dashboards.urls")),
     path("alerts/", include("alerts.urls")),
     path("loadtest/", include("loadtest.urls")),
-    path("", include("dashboards.overview_urls")),
+    path("", include("overview.urls")),
 ]
 
 handler404 = "lib.api.handler404"

@@ -5,7 +5,8 @@ from django.db.models.signals import post_migrate
 
 
 def _create_defaults(sender: AppConfig, **kwargs: Any) -> None:
-    from dashboards.services import ensure_default_dashboards
+    # Models cannot be imported while the app registry is still loading apps.py.
+    from dashboards.defaults import ensure_default_dashboards
 
     ensure_default_dashboards()
 

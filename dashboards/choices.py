@@ -27,8 +27,11 @@ class Aggregation(models.TextChoices):
     RATE = "rate", "Rate per second"
 
 
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
 class TimeRange(models.TextChoices):
-    """The range picker's presets (value: seconds via RANGE_SECONDS)."""
+    """The range picker's presets; each value spells its own length ("5m", "1h", "7d")."""
 
     M5 = "5m", "Last 5 minutes"
     H1 = "1h", "Last hour"
@@ -37,8 +40,9 @@ class TimeRange(models.TextChoices):
     D7 = "7d", "Last 7 days"
     D30 = "30d", "Last 30 days"
 
-
-RANGE_SECONDS = {"5m": 300, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000}
+    @property
+    def seconds(self) -> int:
+        return int(self.value[:-1]) * _UNIT_SECONDS[self.value[-1]]
 
 
 class ThresholdLevel(models.TextChoices):

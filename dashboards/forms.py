@@ -1,4 +1,4 @@
-"""HTML forms; each one ends in the same validation the API uses (dashboards.services)."""
+"""HTML forms; each one ends in the same validation the API uses (dashboards.validation)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from dashboards import services
 from dashboards.choices import Aggregation, ThresholdLevel, WidgetKind
 from dashboards.models import GRID_COLUMNS, Dashboard
+from dashboards.validation import clean_widget
 
 
 class DashboardForm(forms.ModelForm):
@@ -78,7 +78,7 @@ class WidgetForm(forms.Form):
         if self.errors:
             return data
         try:
-            self.widget_config = services.clean_widget({**data, "x": 0})
+            self.widget_config = clean_widget({**data, "x": 0})
             self.widget_config = {k: v for k, v in self.widget_config.items() if k not in ("x", "y")}
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():

@@ -1,4 +1,4 @@
-"""Pages: the overview, the dashboard list, one dashboard, a widget's history. Thin: services do the work."""
+"""Pages: the dashboard list, one dashboard, a widget's history. Thin: services do the work."""
 
 from __future__ import annotations
 
@@ -10,35 +10,23 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from dashboards import services
+from dashboards import permissions, services
 from dashboards.choices import TimeRange
 from dashboards.forms import DashboardForm, ImportForm, RenameForm, WidgetForm
 from dashboards.models import GRID_COLUMNS, Dashboard, Widget
-from monitoring import health
+from dashboards.ranges import resolve_range
+from dashboards.validation import error_text
 
 FORM_ERROR = 422  # HTMX swaps 422 answers (see base.html's htmx-config); full pages get 400
 
 
-def overview(request: HttpRequest) -> HttpResponse:
-    """The overview at `/`: live state of every component and the key metrics."""
-    context = {"components": services.component_states(health.component_status())}
-    if request.htmx:
-        return render(request, "dashboards/partials/components.html", context)
-    context |= {
-        "cards": services.overview_cards(),
-        "alerts": services.firing_alerts(),
-        "events": services.recent_events(),
-    }
-    return render(request, "dashboards/overview.html", context)
-
-
 def _visible(request: HttpRequest, pk: int) -> Dashboard:
-    return get_object_or_404(services.visible_dashboards(request.user), pk=pk)
+    return get_object_or_404(permissions.visible_dashboards(request.user), pk=pk)
 
 
 def _editable(request: HttpRequest, pk: int) -> Dashboard:
     dashboard = _visible(request, pk)
-    if not services.can_edit(request.user, dashboard):
+    if not permissions.can_edit(request.user, dashboard):
         raise PermissionDenied("You cannot change this dashboard.")
     return dashboard
 
@@ -49,16 +37,17 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _index(request: HttpRequest, form: DashboardForm, import_form: ImportForm, status: int = 200) -> HttpResponse:
-    dashboards = services.visible_dashboards(request.user).select_related("owner")
+    dashboards = permissions.visible_dashboards(request.user).select_related("owner")
     dashboards = dashboards.annotate(widget_count=Count("widgets"))
-    rows = [{"dashboard": d, "can_edit": services.can_edit(request.user, d)} for d in dashboards]
-    context = {"rows": rows, "form": form, "import_form": import_form, "can_create": services.can_create(request.user)}
+    rows = [{"dashboard": d, "can_edit": permissions.can_edit(request.user, d)} for d in dashboards]
+    context = {"rows": rows, "form": form, "import_form": import_form}
+    context["can_create"] = permissions.can_create(request.user)
     return render(request, "dashboards/index.html", context, status=status)
 
 
 @require_POST
 def create(request: HttpRequest) -> HttpResponse:
-    if not services.can_create(request.user):
+    if not permissions.can_create(request.user):
         raise PermissionDenied("Your role cannot create dashboards.")
     form = DashboardForm(request.POST)
     if not form.is_valid():
@@ -69,7 +58,7 @@ def create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def import_view(request: HttpRequest) -> HttpResponse:
-    if not services.can_create(request.user):
+    if not permissions.can_create(request.user):
         raise PermissionDenied("Your role cannot create dashboards.")
     form = ImportForm(request.POST, request.FILES)
     if form.is_valid():
@@ -78,7 +67,7 @@ def import_view(request: HttpRequest) -> HttpResponse:
                 form.cleaned_data["parsed"], request.user, shared=form.cleaned_data["shared"]
             )
         except ValidationError as exc:
-            form.add_error(None, f"This dashboard cannot be imported: {services.error_text(exc)}")
+            form.add_error(None, f"This dashboard cannot be imported: {error_text(exc)}")
         else:
             messages.success(request, f"Imported “{dashboard.title}”.")
             return redirect("dashboards:detail", pk=dashboard.pk)
@@ -97,10 +86,11 @@ def _detail(request: HttpRequest, dashboard: Dashboard, form: WidgetForm, status
         "dashboard": dashboard,
         "widgets": widgets,
         "widget_configs": services.widget_payload(widgets),
-        "can_edit": services.can_edit(request.user, dashboard),
+        "chart_settings": services.chart_settings(),
+        "can_edit": permissions.can_edit(request.user, dashboard),
         "form": form,
         "ranges": TimeRange.choices,
-        "range": services.resolve_range(request.GET, dashboard.time_range),
+        "range": resolve_range(request.GET, dashboard.time_range),
         "variables": [
             {**v, "value": request.GET.get(f"var-{v['name']}", v.get("default", ""))} for v in dashboard.variables
         ],
@@ -123,7 +113,7 @@ def rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def duplicate(request: HttpRequest, pk: int) -> HttpResponse:
-    if not services.can_create(request.user):
+    if not permissions.can_create(request.user):
         raise PermissionDenied("Your role cannot create dashboards.")
     copy = services.duplicate_dashboard(_visible(request, pk), request.user)
     messages.success(request, f"Created “{copy.title}”.")
@@ -146,7 +136,7 @@ def add_widget(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.add_widget(dashboard, form.widget_config)
         except ValidationError as exc:
-            form.add_error(None, services.error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             url = reverse("dashboards:detail", args=[dashboard.pk])
             if request.htmx:
@@ -181,7 +171,7 @@ def history(request: HttpRequest, pk: int, widget_id: int) -> HttpResponse:
     """A widget full-page, with the range picker and CSV/JSON export of the shown data."""
     dashboard = _visible(request, pk)
     widget = get_object_or_404(Widget, dashboard=dashboard, pk=widget_id)
-    span = services.resolve_range(request.GET, dashboard.time_range)
+    span = resolve_range(request.GET, dashboard.time_range)
     context = {
         "dashboard": dashboard,
         "widget": widget,
@@ -189,6 +179,7 @@ def history(request: HttpRequest, pk: int, widget_id: int) -> HttpResponse:
         "range": span,
         "export_query": services.export_query(widget, span),
         "widget_configs": services.widget_payload([widget], as_chart=True),
+        "chart_settings": services.chart_settings(),
         "variables": [],
     }
     return render(request, "dashboards/history.html", context)

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "alerts",
     "dashboards",
     "loadtest",
+    "overview",
 ]
 
 MIDDLEWARE = [

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from dashboards import services
+from dashboards import permissions, services, validation
 from dashboards.choices import Aggregation, WidgetKind
 from dashboards.models import Dashboard, Widget
 
@@ -25,7 +25,7 @@ class WidgetSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         try:
-            return services.clean_widget(attrs)
+            return validation.clean_widget(attrs)
         except DjangoValidationError as exc:
             raise _django_to_drf(exc) from exc
 
@@ -53,17 +53,17 @@ class DashboardSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
     def get_can_edit(self, obj: Dashboard) -> bool:
-        return services.can_edit(self.context["request"].user, obj)
+        return permissions.can_edit(self.context["request"].user, obj)
 
     def validate_variables(self, value: Any) -> list[dict[str, str]]:
         try:
-            return services.clean_variables(value)
+            return validation.clean_variables(value)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict["variables"]) from exc
 
     def validate_widgets(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if len(value) > services.MAX_WIDGETS:
-            raise serializers.ValidationError(f"at most {services.MAX_WIDGETS} widgets")
+        if len(value) > validation.MAX_WIDGETS:
+            raise serializers.ValidationError(f"at most {validation.MAX_WIDGETS} widgets")
         return value
 
     def create(self, validated: dict[str, Any]) -> Dashboard:

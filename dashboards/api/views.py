@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dashboards import services
+from dashboards import permissions, services
 from dashboards.api.serializers import DashboardSerializer, ImportSerializer, LayoutSerializer
 from dashboards.models import Dashboard
 
@@ -24,11 +24,11 @@ class DashboardViewSet(viewsets.ModelViewSet):
     filterset_fields = ["shared"]
 
     def get_queryset(self) -> QuerySet[Dashboard]:
-        return services.visible_dashboards(self.request.user).select_related("owner").prefetch_related("widgets")
+        return permissions.visible_dashboards(self.request.user).select_related("owner").prefetch_related("widgets")
 
     def _editable(self) -> Dashboard:
         dashboard = self.get_object()
-        if not services.can_edit(self.request.user, dashboard):
+        if not permissions.can_edit(self.request.user, dashboard):
             raise exceptions.PermissionDenied("You cannot change this dashboard.")
         return dashboard
 

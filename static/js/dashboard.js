@@ -10,8 +10,8 @@
   const liveBox = document.getElementById("live");
   const compareBox = document.getElementById("compare");
   const zoomReset = document.getElementById("zoom-reset");
-  const FAMILY_TOPICS = ["system-metrics", "database-metrics", "cache-metrics", "network-metrics", "basic-metrics"];
-  const RANGES = { "5m": 300, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000 };
+  // Preset lengths, the point limit and the metric topics come from the server (chart-settings).
+  const { ranges: RANGES, max_points: MAX_POINTS, topics: METRIC_TOPICS } = SeismoWidgets.SETTINGS;
   const params = new URLSearchParams(location.search);
   const state = {
     range: rangeSelect.value,
@@ -57,7 +57,7 @@
       const s = span();
       url.searchParams.set("from", Math.floor(s.from));
       url.searchParams.set("to", Math.ceil(s.to));
-      url.searchParams.set("step", Math.max(1, Math.ceil((s.to - s.from) / SeismoWidgets.MAX_POINTS)));
+      url.searchParams.set("step", Math.max(1, Math.ceil((s.to - s.from) / MAX_POINTS)));
       for (const [k, v] of Object.entries(variables())) url.searchParams.set("label." + k, v);
       link.href = url.toString();
     }
@@ -117,7 +117,7 @@
   }
   function subscribeLive() {
     if (subscribed || !window.SeismoStream || !widgets.length) return;
-    SeismoStream.subscribe(FAMILY_TOPICS, onMessage);
+    SeismoStream.subscribe(METRIC_TOPICS, onMessage);
     subscribed = true;
   }
 

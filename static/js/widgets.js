@@ -2,7 +2,10 @@
 // accepts live points from the stream. Used by the dashboard page and the history page.
 (function () {
   "use strict";
-  const MAX_POINTS = 2000; // a chart never draws more than this many points per series
+  // The server's limits (dashboards.services.chart_settings), on pages that draw charts.
+  const settingsEl = document.getElementById("chart-settings");
+  const SETTINGS = settingsEl ? JSON.parse(settingsEl.textContent) : {};
+  const MAX_POINTS = SETTINGS.max_points; // a chart never draws more than this many points per series
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
   const PALETTE = ["--accent", "--ok", "--warn", "--bad", "--c5", "--c6"];
 
@@ -334,5 +337,5 @@
     return widget;
   }
 
-  window.SeismoWidgets = { create, fmt, matches, toEpoch, MAX_POINTS, sparkline };
+  window.SeismoWidgets = { create, fmt, matches, toEpoch, SETTINGS, sparkline };
 })();

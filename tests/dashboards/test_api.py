@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from dashboards.defaults import ensure_default_dashboards
 from dashboards.models import Dashboard, Widget
-from dashboards.services import EXPORT_FORMAT, ensure_default_dashboards
+from dashboards.services import EXPORT_FORMAT
 
 pytestmark = pytest.mark.django_db
 

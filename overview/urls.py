@@ -1,5 +1,5 @@
 from django.urls import path
 
-from dashboards import views
+from overview import views
 
 urlpatterns = [path("", views.overview, name="overview")]

@@ -1,0 +1,93 @@
+"""What the overview shows: component health, key-metric cards, firing alerts, recent events."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from alerts.choices import AlertState
+from alerts.models import Alert
+from loadtest.models import LoadTestRun
+from monitoring import services as monitoring_services
+from monitoring import topics
+
+log = logging.getLogger(__name__)
+
+# Above these a component that answers is shown degraded rather than healthy.
+SLOW_ANSWER_MS = 250
+LATE_BEAT_SECONDS = 30
+
+# (key, title, stream topic, metric, how the card combines several series, unit)
+OVERVIEW_CARDS: list[tuple[str, str, str, str, str, str]] = [
+    ("cpu", "CPU", topics.SYSTEM, "system_cpu_percent", "max", "%"),
+    ("memory", "Memory", topics.SYSTEM, "system_memory_used_percent", "max", "%"),
+    ("request_rate", "Request rate", topics.NETWORK, "http_request_rate", "sum", "req/s"),
+    ("p95_latency", "p95 latency", topics.NETWORK, "http_request_duration_p95_ms", "max", "ms"),
+    ("error_rate", "Error rate", topics.NETWORK, "http_error_rate", "max", "%"),
+    ("db_connections", "DB connections", topics.DATABASE, "pg_connections", "sum", ""),
+    ("cache_hit_ratio", "Cache hit ratio", topics.CACHE, "redis_hit_ratio", "max", "%"),
+]
+
+
+def component_states(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Health checks → healthy / degraded / failing (slow answers and late beats are degraded)."""
+    out = {}
+    for name, state in raw.items():
+        if state.get("status") != "up":
+            health = "failing"
+        elif (state.get("latency_ms") or 0) > SLOW_ANSWER_MS or (state.get("age_seconds") or 0) > LATE_BEAT_SECONDS:
+            health = "degraded"
+        else:
+            health = "healthy"
+        out[name] = {**state, "health": health}
+    return out
+
+
+def combine(values: list[float], how: str) -> float | None:
+    """Several series of one metric as one card value (the same rule overview.js applies live)."""
+    if not values:
+        return None
+    return sum(values) if how == "sum" else max(values)
+
+
+def overview_cards() -> list[dict[str, Any]]:
+    """The key-metric cards with their newest stored values (one query for all of them)."""
+    wanted = {card[3] for card in OVERVIEW_CARDS}
+    try:
+        latest = [s for s in monitoring_services.latest_samples(max_age_seconds=300) if s["metric"] in wanted]
+    except Exception:  # the page must render even when the metrics store cannot answer
+        log.warning("overview cards: no stored values", exc_info=True)
+        latest = []
+    cards = []
+    for key, title, topic, metric, how, unit in OVERVIEW_CARDS:
+        value = combine([s["value"] for s in latest if s["metric"] == metric], how)
+        cards.append(
+            {"key": key, "title": title, "topic": topic, "metric": metric, "combine": how, "unit": unit, "value": value}
+        )
+    return cards
+
+
+def firing_alerts(limit: int = 20) -> list[Alert]:
+    """Firing alerts, newest first."""
+    return list(Alert.objects.filter(state=AlertState.FIRING).select_related("rule").order_by("-id")[:limit])
+
+
+def recent_events(limit: int = 10) -> list[dict[str, Any]]:
+    """Recent alert changes and load-test runs, newest first (one query each)."""
+    rows: list[tuple[str, Any]] = [
+        *(("alert", a) for a in Alert.objects.select_related("rule").order_by("-id")[:limit]),
+        *(("load test", r) for r in LoadTestRun.objects.order_by("-id")[:limit]),
+    ]
+    events = []
+    for kind, row in rows:
+        stamps = (getattr(row, f, None) for f in ("updated_at", "started_at", "created_at"))
+        events.append(
+            {
+                "kind": kind,
+                "text": str(row),
+                "state": getattr(row, "state", getattr(row, "status", "")),
+                "when": next((s for s in stamps if s), None),
+            }
+        )
+    events.sort(key=lambda e: e["when"].timestamp() if e["when"] else 0, reverse=True)
+    return events[:limit]

@@ -1,0 +1,22 @@
+"""The overview page at `/`. Thin: overview.services gathers what it shows."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from monitoring import health
+from overview import services
+
+
+def overview(request: HttpRequest) -> HttpResponse:
+    """Live state of every component and the key metrics; HTMX polls get the components only."""
+    context = {"components": services.component_states(health.component_status())}
+    if request.htmx:
+        return render(request, "overview/partials/components.html", context)
+    context |= {
+        "cards": services.overview_cards(),
+        "alerts": services.firing_alerts(),
+        "events": services.recent_events(),
+    }
+    return render(request, "overview/index.html", context)
