@@ -8,18 +8,6 @@ class ChannelKind(models.TextChoices):
     APPRISE = "apprise", "Apprise URL"
 
 
-class Aggregation(models.TextChoices):
-    LAST = "last", "last"
-    AVG = "avg", "avg"
-    MIN = "min", "min"
-    MAX = "max", "max"
-    SUM = "sum", "sum"
-    COUNT = "count", "count"
-    P95 = "p95", "p95"
-    P99 = "p99", "p99"
-    RATE = "rate", "rate"
-
-
 class Comparator(models.TextChoices):
     GT = ">", ">"
     GE = ">=", ">="

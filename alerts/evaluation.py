@@ -22,7 +22,8 @@ from django.db import connection
 from alerts.choices import Direction, Match, NoData, RuleKind
 from alerts.models import COMPARE, AlertRule
 from monitoring.models import Series
-from monitoring.services import aggregate_window, labels_key
+from monitoring.store.query import aggregate_window
+from monitoring.store.series import labels_key
 
 # An anomaly baseline needs this many 1-minute points (seasonal ones first, else any).
 MIN_BASELINE_POINTS = 30

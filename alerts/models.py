@@ -12,7 +12,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alerts.choices import (
-    Aggregation,
     AlertState,
     ChannelKind,
     Comparator,
@@ -24,6 +23,7 @@ from alerts.choices import (
     RuleKind,
     Severity,
 )
+from monitoring.choices import Aggregation
 
 COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,

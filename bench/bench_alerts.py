@@ -117,7 +117,7 @@ def mttd(trials: int) -> tuple[list[float], int]:
 def sweep_cost(rules: int, series: int) -> tuple[float, float]:
     from alerts import services
     from alerts.models import AlertRule
-    from monitoring.services import record_samples
+    from monitoring.store.writer import record_samples
 
     now = time.time()
     metrics = 10

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import connection
 
 from bench.common import Result
-from monitoring import services
+from monitoring.store import query, writer
 
 RUNS = 9
 
@@ -39,10 +39,10 @@ def _scan_ms(table: str, time_col: str, sid: int, start: datetime, end: datetime
 
 def run(args: Any) -> list[Result]:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    services.record_samples([("bench_query_month", {}, now.timestamp() - 3600, 1.0)])
-    services.record_samples([("bench_query_day", {}, now.timestamp() - 3600, 1.0)])
-    month = services.series_matching("bench_query_month").get()
-    day = services.series_matching("bench_query_day").get()
+    writer.record_samples([("bench_query_month", {}, now.timestamp() - 3600, 1.0)])
+    writer.record_samples([("bench_query_day", {}, now.timestamp() - 3600, 1.0)])
+    month = query.series_matching("bench_query_month").get()
+    day = query.series_matching("bench_query_day").get()
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM monitoring_rollup_1m WHERE series_id = %s", [month.id])
         cursor.execute(
@@ -53,13 +53,13 @@ def run(args: Any) -> list[Result]:
         )
     seconds = 3600 if args.quick else 86400
     start = now.timestamp() - seconds
-    services.record_samples(("bench_query_day", {}, start + i, float(i % 100)) for i in range(seconds))
+    writer.record_samples(("bench_query_day", {}, start + i, float(i % 100)) for i in range(seconds))
 
     month_range = (now - timedelta(days=30), now)
     day_range = (datetime.fromtimestamp(start, UTC), now)
-    month_ms = _median_ms(lambda: services.query("bench_query_month", {}, *month_range, agg="avg"))
-    day_ms = _median_ms(lambda: services.query("bench_query_day", {}, *day_range, agg="avg"))
-    points = len(services.query("bench_query_day", {}, *day_range, agg="avg")[0]["points"])
+    month_ms = _median_ms(lambda: query.query("bench_query_month", {}, *month_range, agg="avg"))
+    day_ms = _median_ms(lambda: query.query("bench_query_day", {}, *day_range, agg="avg"))
+    points = len(query.query("bench_query_day", {}, *day_range, agg="avg")[0]["points"])
     return [
         Result(
             "1 series x 30 days at 1 min (1-minute rollups)",

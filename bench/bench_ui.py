@@ -44,7 +44,7 @@ def _metric(i: int) -> str:
 def seed(points_per_series: int, hosts: int) -> int:
     """24 h of samples for the 12 widget metrics (``hosts`` series each), through the metrics
     store's own write path (COPY). Returns the number of samples written."""
-    from monitoring import services as monitoring_services
+    from monitoring.store.writer import record_samples
 
     now = time.time()
     step = DAY / points_per_series
@@ -56,7 +56,7 @@ def seed(points_per_series: int, hosts: int) -> int:
             for k in range(points_per_series)
         ]
         for start in range(0, len(rows), 5000):
-            written += monitoring_services.record_samples(rows[start : start + 5000])
+            written += record_samples(rows[start : start + 5000])
     return written
 
 

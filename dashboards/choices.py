@@ -14,19 +14,6 @@ class WidgetKind(models.TextChoices):
 METRIC_KINDS = {WidgetKind.TIMESERIES, WidgetKind.STAT, WidgetKind.GAUGE, WidgetKind.TABLE}
 
 
-class Aggregation(models.TextChoices):
-    AVG = "avg", "Average"
-    MIN = "min", "Minimum"
-    MAX = "max", "Maximum"
-    SUM = "sum", "Sum"
-    COUNT = "count", "Count"
-    LAST = "last", "Last"
-    P50 = "p50", "p50"
-    P95 = "p95", "p95"
-    P99 = "p99", "p99"
-    RATE = "rate", "Rate per second"
-
-
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 
 

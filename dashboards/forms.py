@@ -8,9 +8,10 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from dashboards.choices import Aggregation, ThresholdLevel, WidgetKind
+from dashboards.choices import ThresholdLevel, WidgetKind
 from dashboards.models import GRID_COLUMNS, Dashboard
 from dashboards.validation import clean_widget
+from monitoring.choices import Aggregation
 
 
 class DashboardForm(forms.ModelForm):

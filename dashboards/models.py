@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from dashboards.choices import Aggregation, TimeRange, WidgetKind
+from dashboards.choices import TimeRange, WidgetKind
+from monitoring.choices import Aggregation
 
 GRID_COLUMNS = 24
 

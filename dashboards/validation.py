@@ -8,8 +8,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from dashboards.choices import METRIC_KINDS, Aggregation, ThresholdLevel, WidgetKind
+from dashboards.choices import METRIC_KINDS, ThresholdLevel, WidgetKind
 from dashboards.models import GRID_COLUMNS
+from monitoring.choices import Aggregation
 
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")  # as the metrics store accepts
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

@@ -89,7 +89,7 @@ def stop_run(run: LoadTestRun) -> LoadTestRun:
 
 
 def _host_reason(config: dict[str, Any]) -> str | None:
-    from monitoring.services import latest_value
+    from monitoring.store.query import latest_value
 
     checks = (
         ("max_cpu_percent", "system_cpu_percent", "host CPU"),

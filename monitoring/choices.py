@@ -15,6 +15,22 @@ class Kind(models.TextChoices):
     COUNTER = "counter", "Counter"
 
 
+class Aggregation(models.TextChoices):
+    """How the points of one bucket (or one alert window) become one value: the one set that
+    the query API, alert rules and widgets share."""
+
+    AVG = "avg", "Average"
+    MIN = "min", "Minimum"
+    MAX = "max", "Maximum"
+    SUM = "sum", "Sum"
+    COUNT = "count", "Count"
+    LAST = "last", "Last"
+    P50 = "p50", "p50"
+    P95 = "p95", "p95"
+    P99 = "p99", "p99"
+    RATE = "rate", "Rate per second"
+
+
 class Tier(models.TextChoices):
     FAST = "fast", "Fast"
     MEDIUM = "medium", "Medium"

@@ -343,7 +343,7 @@ def switched_off() -> tuple[set[str], set[str]]:
 
 def collect_tier(tier: Tier | str) -> int:
     """Run every enabled collector of a tier; store and publish the results. Returns samples stored."""
-    from monitoring.services import record_samples
+    from monitoring.store.writer import record_samples
 
     families_off, metrics_off = switched_off()
     now = time.time()

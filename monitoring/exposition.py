@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from monitoring import health
 from monitoring.models import Metric
-from monitoring.services import latest_samples
+from monitoring.store.query import latest_samples
 
 
 def _escape(value: str) -> str:

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from lib.sketch import SQL_BUCKET
 from monitoring.models import Metric, RollupState
-from monitoring.services import partition_name, raw_retention_days
+from monitoring.store.partitions import known_partitions, partition_name
 
 # Late samples up to this far behind the watermark are still folded into their minute.
 LATENESS = timedelta(minutes=5)
@@ -97,16 +97,14 @@ def sample_partitions() -> list[tuple[str, date]]:
 
 def apply_retention(now: datetime | None = None) -> dict[str, int]:
     """Drop raw partitions past retention, delete old rollups, honour per-metric retention."""
-    from monitoring import services
-
     now = now or datetime.now(UTC)
-    cutoff = (now - timedelta(days=raw_retention_days())).date()
+    cutoff = (now - timedelta(days=settings.SEISMO_RETENTION_RAW_DAYS)).date()
     dropped = 0
     with connection.cursor() as cursor:
         for name, day in sample_partitions():
             if day < cutoff:
                 cursor.execute(f"DROP TABLE IF EXISTS {name}")
-                services._known_partitions.discard(day)
+                known_partitions.discard(day)
                 dropped += 1
         for metric_id, days in Metric.objects.filter(retention_days__isnull=False).values_list("id", "retention_days"):
             cursor.execute(

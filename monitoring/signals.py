@@ -1,4 +1,4 @@
-"""Signals other apps listen to (sent by monitoring services, after the data is committed)."""
+"""Signals other apps listen to (sent by the store writer, after the data is committed)."""
 
 from django.dispatch import Signal
 

@@ -11,6 +11,8 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 
+from monitoring.ingest import ingest_samples
+
 _STARTED: dict[str, float] = {}
 
 
@@ -96,9 +98,7 @@ def restore_unacked() -> None:
 @shared_task(ignore_result=True)
 def ingest_batch(samples: list[dict[str, Any]]) -> int:
     """Ingest from a worker (used to prove a killed worker loses no acknowledged batch)."""
-    from monitoring.services import ingest_samples
-
-    return ingest_samples(samples, source="task").accepted
+    return ingest_samples(samples).accepted
 
 
 @task_prerun.connect

@@ -8,8 +8,8 @@ from typing import Any
 from alerts.choices import AlertState
 from alerts.models import Alert
 from loadtest.models import LoadTestRun
-from monitoring import services as monitoring_services
 from monitoring import topics
+from monitoring.store.query import latest_samples
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def overview_cards() -> list[dict[str, Any]]:
     """The key-metric cards with their newest stored values (one query for all of them)."""
     wanted = {card[3] for card in OVERVIEW_CARDS}
     try:
-        latest = [s for s in monitoring_services.latest_samples(max_age_seconds=300) if s["metric"] in wanted]
+        latest = [s for s in latest_samples(max_age_seconds=300) if s["metric"] in wanted]
     except Exception:  # the page must render even when the metrics store cannot answer
         log.warning("overview cards: no stored values", exc_info=True)
         latest = []

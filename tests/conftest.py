@@ -29,10 +29,10 @@ ARTIFACTS = BASE_DIR / "test-artifacts"
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> None:
     """Series ids and partitions cached by an earlier test may belong to rolled-back rows."""
-    from monitoring import services
+    from monitoring.store import partitions, series
 
-    services.series_cache.clear()
-    services._known_partitions.clear()
+    series.series_cache.clear()
+    partitions.known_partitions.clear()
 
 
 # Users and clients ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from alerts.models import (
 )
 from alerts.notifiers import REGISTRY
 from lib.outbound import OutboundRefusedError, check_url
-from monitoring.services import LABEL_RE, NAME_RE
+from monitoring.rules import LABEL_RE, NAME_RE
 
 
 class NotificationChannelSerializer(serializers.ModelSerializer):

@@ -231,11 +231,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Alerts and dashboards each have their own "aggregation" choices.
-    "ENUM_NAME_OVERRIDES": {
-        "AlertAggregationEnum": "alerts.choices.Aggregation",
-        "WidgetAggregationEnum": "dashboards.choices.Aggregation",
-    },
 }
 
 # Email -----------------------------------------------------------------------------------

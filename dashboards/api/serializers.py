@@ -6,8 +6,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from dashboards import permissions, services, validation
-from dashboards.choices import Aggregation, WidgetKind
+from dashboards.choices import WidgetKind
 from dashboards.models import Dashboard, Widget
+from monitoring.choices import Aggregation
 
 
 def _django_to_drf(exc: DjangoValidationError) -> serializers.ValidationError:

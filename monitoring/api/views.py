@@ -22,8 +22,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lib.api import ApiError
-from monitoring import services
+from monitoring import ingest
+from monitoring.choices import Aggregation
 from monitoring.models import Metric
+from monitoring.rules import MAX_SERIES_PER_QUERY, is_metric_name
+from monitoring.store import export, query
 
 FILTER_PARAMS = [
     OpenApiParameter("metric", str, required=True, description="Metric name"),
@@ -50,7 +53,7 @@ def parse_time(raw: str | None, field: str, default: datetime) -> datetime:
 def parse_filters(request: Request) -> tuple[str, dict[str, str], datetime, datetime]:
     params = request.query_params
     metric = params.get("metric", "")
-    if not metric or not services.NAME_RE.match(metric):
+    if not is_metric_name(metric):
         raise ApiError("`metric` is required and must be a metric name.", details={"field": "metric"})
     matchers = {key[6:]: value for key, value in params.items() if key.startswith("label.") and key[6:]}
     end = parse_time(params.get("to"), "to", datetime.now(UTC))
@@ -92,8 +95,15 @@ class IngestView(APIView):
                 status_code=413,
                 details={"max_samples": max_batch, "samples": len(samples)},
             )
-        result = services.ingest_samples(samples, source=str(request.user))
-        return Response({"accepted": result.accepted}, status=status.HTTP_202_ACCEPTED)
+        result = ingest.ingest_samples(samples)
+        body: dict[str, Any] = {"accepted": result.accepted}
+        if result.dropped:
+            body["dropped"] = {
+                "samples": result.dropped,
+                "reason": "metric disabled by an admin",
+                "metrics": result.disabled_metrics,
+            }
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class MetricListView(APIView):
@@ -125,7 +135,7 @@ class SeriesListView(APIView):
         if not metric:
             raise ApiError("`metric` is required.", details={"field": "metric"})
         matchers = {k[6:]: v for k, v in request.query_params.items() if k.startswith("label.") and k[6:]}
-        series = services.series_matching(metric, matchers)[: services.MAX_SERIES_PER_QUERY]
+        series = query.series_matching(metric, matchers)[:MAX_SERIES_PER_QUERY]
         return Response({"series": [{"id": s.id, "metric": metric, "labels": s.labels} for s in series]})
 
 
@@ -134,7 +144,7 @@ class QueryView(APIView):
         parameters=[
             *FILTER_PARAMS,
             OpenApiParameter("step", int, description="Bucket width in seconds (raised so ≤2,000 points)"),
-            OpenApiParameter("agg", str, enum=list(services.AGGREGATIONS), description="Aggregation per bucket"),
+            OpenApiParameter("agg", str, enum=Aggregation.values, description="Aggregation per bucket"),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -148,13 +158,13 @@ class QueryView(APIView):
         except ValueError:
             raise ApiError("`step` must be a positive whole number of seconds.", details={"field": "step"}) from None
         agg = request.query_params.get("agg", "avg")
-        series = services.query(metric, matchers, start, end, step=step, agg=agg)
-        tier = services.choose_tier(start, end)
+        series = query.query(metric, matchers, start, end, step=step, agg=agg)
+        tier = query.choose_tier(start, end)
         return Response(
             {
                 "series": series,
                 "tier": tier,
-                "step": services.pick_step(start, end, tier, step),
+                "step": query.pick_step(start, end, tier, step),
                 "from": start.timestamp(),
                 "to": end.timestamp(),
             }
@@ -174,7 +184,7 @@ class ExportView(APIView):
         if fmt not in ("csv", "json"):
             raise ApiError("`format` must be csv or json.", details={"field": "format"})
         chunks = _csv_chunks if fmt == "csv" else _json_chunks
-        pages = services.export_rows(metric, matchers, start, end)
+        pages = export.export_rows(metric, matchers, start, end)
         content: Iterator[bytes] | AsyncIterator[bytes] = chunks(pages)
         if isinstance(request._request, ASGIRequest):
             content = _async(chunks(pages))

@@ -9,7 +9,7 @@ from django.utils import timezone
 from alerts import services
 from alerts.choices import AlertState, NotificationStatus
 from alerts.models import Alert, AlertRule, Notification, NotificationChannel, Silence
-from monitoring.services import record_samples
+from monitoring.store.writer import record_samples
 
 pytestmark = pytest.mark.django_db
 

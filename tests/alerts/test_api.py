@@ -3,7 +3,7 @@ import time
 import pytest
 
 from alerts.models import AlertRule, NotificationChannel
-from monitoring.services import record_samples
+from monitoring.store.writer import record_samples
 
 pytestmark = pytest.mark.django_db
 

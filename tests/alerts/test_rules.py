@@ -13,7 +13,7 @@ from alerts import evaluation, services
 from alerts.choices import AlertState, NotificationStatus
 from alerts.models import Alert, AlertCondition, AlertRule, MaintenanceWindow, Notification, NotificationChannel
 from monitoring.models import Rollup1m, Series
-from monitoring.services import record_samples
+from monitoring.store.writer import record_samples
 
 pytestmark = pytest.mark.django_db
 

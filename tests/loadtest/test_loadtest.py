@@ -240,7 +240,7 @@ def test_the_load_test_page_lists_scenarios_and_runs(client, editor, target):
 
 
 def test_the_host_cpu_guard_stops_a_run(target, monkeypatch):
-    from monitoring.services import record_samples
+    from monitoring.store.writer import record_samples
 
     monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)  # as in a real worker
     record_samples([("system_cpu_percent", {}, time.time(), 97.0)], topic="system-metrics")

@@ -5,9 +5,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from lib.redis import get_redis, key
-from monitoring import collectors, services
+from monitoring import collectors
 from monitoring.middleware import WINDOW_SECONDS, stats, window_key
 from monitoring.models import Collector, Metric
+from monitoring.store import query, writer
 
 pytestmark = pytest.mark.django_db
 
@@ -72,23 +73,23 @@ def test_celery_collector_reports_queue_and_task_statistics():
 
 def test_collect_tier_stores_samples_and_honours_switches():
     stored = collectors.collect_tier("slow")
-    assert stored > 0 and services.latest_value("system_uptime_seconds") > 0
+    assert stored > 0 and query.latest_value("system_uptime_seconds") > 0
     Metric.objects.filter(name="system_uptime_seconds").update(enabled=False)
     Collector.objects.filter(family="database").update(enabled=False)
     collectors._switches["at"] = 0  # switches are re-read every 5 s; don't wait in a test
     names = set()
-    original = services.record_samples
+    original = writer.record_samples
 
     def spy(rows, topic="basic-metrics"):
         rows = list(rows)
         names.update(r[0] for r in rows)
         return original(rows, topic)
 
-    services.record_samples = spy
+    writer.record_samples = spy
     try:
         collectors.collect_tier("slow")
     finally:
-        services.record_samples = original
+        writer.record_samples = original
     assert "system_uptime_seconds" not in names and "pg_database_size_bytes" not in names
     assert "system_cpu_count" in names
 
@@ -136,7 +137,7 @@ def test_request_windows_become_rate_latency_and_error_samples(client, viewer):
 
 
 def test_prometheus_exposition_lists_collected_series(api_as, viewer):
-    services.record_samples(
+    writer.record_samples(
         [("system_cpu_percent", {}, time.time(), 12.5), ("custom_thing", {"k": 'a"b'}, time.time(), 1)]
     )
     Metric.objects.filter(name="system_cpu_percent").update(help="CPU use", kind="gauge")

@@ -149,3 +149,24 @@ def test_a_batch_of_ten_thousand_samples_is_accepted(api_as, editor):
     assert response.status_code == 202 and response.json() == {"accepted": 10_000}
     assert Series.objects.filter(metric__name="big").count() == 100
     assert len(stored("big")) == 10_000
+
+
+def test_samples_of_a_disabled_metric_are_dropped_and_the_answer_says_so(api_as, editor):
+    now = time.time() - 100
+    Metric.objects.create(name="noisy_metric", enabled=False)
+    body = batch(3, now, metric="noisy_metric")
+    body["samples"] += batch(2, now, metric="kept_metric")["samples"]
+    response = api_as(editor).post("/api/v1/ingest/", body, format="json")
+    assert response.status_code == 202
+    assert response.json() == {
+        "accepted": 2,
+        "dropped": {"samples": 3, "reason": "metric disabled by an admin", "metrics": ["noisy_metric"]},
+    }
+    assert stored("noisy_metric") == [] and len(stored("kept_metric")) == 2
+    # Switched back on in the admin, the metric flows again at once.
+    Metric.objects.filter(name="noisy_metric").update(enabled=True)
+    Metric.objects.get(name="noisy_metric").save()
+    assert api_as(editor).post("/api/v1/ingest/", batch(3, now, metric="noisy_metric"), format="json").json() == {
+        "accepted": 3
+    }
+    assert len(stored("noisy_metric")) == 3

@@ -7,14 +7,15 @@ import pytest
 from django.db import connection
 
 from lib import sketch
-from monitoring import rollups, services
+from monitoring import rollups
 from monitoring.models import Rollup1h, Rollup1m
+from monitoring.store import export, partitions, query, writer
 
 pytestmark = pytest.mark.django_db
 
 
 def put(metric: str, points: list[tuple[float, float]], **labels: str) -> None:
-    services.record_samples([(metric, labels, ts, value) for ts, value in points])
+    writer.record_samples([(metric, labels, ts, value) for ts, value in points])
 
 
 def test_query_buckets_raw_samples_by_step_and_aggregation(api_as, viewer):
@@ -57,18 +58,16 @@ def test_rate_turns_a_counter_into_per_second_values(api_as, viewer):
 def test_a_long_range_never_returns_more_than_2000_points_per_series():
     start = datetime.now(UTC) - timedelta(hours=6)
     put("dense", [(start.timestamp() + i, 1.0) for i in range(0, 6 * 3600, 1)])
-    (series,) = services.query("dense", {}, start, start + timedelta(hours=6), agg="avg")
+    (series,) = query.query("dense", {}, start, start + timedelta(hours=6), agg="avg")
     assert 0 < len(series["points"]) <= 2000
 
 
 def test_the_store_tier_follows_the_range():
     now = datetime.now(UTC)
-    assert services.choose_tier(now - timedelta(hours=1), now) == "raw"
-    assert services.choose_tier(now - timedelta(days=7), now) == "1m"
-    assert services.choose_tier(now - timedelta(days=90), now) == "1h"
-    assert (
-        services.choose_tier(now - timedelta(days=40, hours=1), now - timedelta(days=40)) == "1m"
-    )  # past raw retention
+    assert query.choose_tier(now - timedelta(hours=1), now) == "raw"
+    assert query.choose_tier(now - timedelta(days=7), now) == "1m"
+    assert query.choose_tier(now - timedelta(days=90), now) == "1h"
+    assert query.choose_tier(now - timedelta(days=40, hours=1), now - timedelta(days=40)) == "1m"  # past raw retention
 
 
 def test_rollups_equal_aggregates_computed_from_raw():
@@ -100,12 +99,12 @@ def test_queries_over_rollup_tiers_match_raw_aggregates():
     end = start + timedelta(minutes=30)
     put("mem", [(start.timestamp() + i, float(i % 60)) for i in range(30 * 60)])
     rollups.rollup_minutes(now)
-    ids = list(services.series_matching("mem").values_list("id", flat=True))
-    ((_, value),) = next(iter(services._bucketed("1m", ids, start, end, 1800, "avg").values()))
+    ids = list(query.series_matching("mem").values_list("id", flat=True))
+    ((_, value),) = next(iter(query._bucketed("1m", ids, start, end, 1800, "avg").values()))
     assert value == pytest.approx(29.5)
-    ((_, median),) = next(iter(services._bucketed("1m", ids, start, end, 1800, "p50").values()))
+    ((_, median),) = next(iter(query._bucketed("1m", ids, start, end, 1800, "p50").values()))
     assert median == pytest.approx(29.5, rel=0.05)
-    ((_, highest),) = next(iter(services._bucketed("1m", ids, start, end, 1800, "max").values()))
+    ((_, highest),) = next(iter(query._bucketed("1m", ids, start, end, 1800, "max").values()))
     assert highest == 59.0
 
 
@@ -115,11 +114,11 @@ def test_retention_drops_whole_old_partitions(settings):
     put("old_metric", [(old.timestamp(), 1.0)])
     put("old_metric", [(time.time(), 2.0)])
     names = [name for name, _ in rollups.sample_partitions()]
-    assert services.partition_name(old.date()) in names
+    assert partitions.partition_name(old.date()) in names
     result = rollups.apply_retention(now=datetime.now(UTC) + timedelta(days=2))
     assert result["partitions_dropped"] >= 1
-    assert services.partition_name(old.date()) not in [name for name, _ in rollups.sample_partitions()]
-    assert services.latest_value("old_metric") == 2.0
+    assert partitions.partition_name(old.date()) not in [name for name, _ in rollups.sample_partitions()]
+    assert query.latest_value("old_metric") == 2.0
 
 
 def test_per_metric_retention_deletes_only_that_metrics_old_samples():
@@ -155,9 +154,7 @@ def test_export_streams_csv_and_json_for_the_filters(api_as, viewer):
 def test_export_pages_through_many_rows_without_one_big_query():
     base = time.time() - 1000
     put("pages", [(base + i / 10, float(i)) for i in range(2500)])
-    pages = list(
-        services.export_rows("pages", {}, datetime.fromtimestamp(base - 1, UTC), datetime.now(UTC), chunk=1000)
-    )
+    pages = list(export.export_rows("pages", {}, datetime.fromtimestamp(base - 1, UTC), datetime.now(UTC), chunk=1000))
     assert [len(p) for p in pages] == [1000, 1000, 500]
 
 
@@ -199,5 +196,5 @@ def test_aggregate_window_gives_one_value_per_series_and_none_without_data():
     now = time.time()
     put("win", [(now - 30, 5.0), (now - 10, 7.0)], host="a")
     put("win", [(now - 3600, 1.0)], host="b")
-    values = {s.labels["host"]: v for s, v in services.aggregate_window("win", {}, 60, "max")}
+    values = {s.labels["host"]: v for s, v in query.aggregate_window("win", {}, 60, "max")}
     assert values == {"a": 7.0, "b": None}

@@ -39,7 +39,7 @@ def test_the_overview_answers_htmx_with_the_components_partial(viewer):
 
 
 def test_the_overview_cards_start_from_the_newest_stored_values(viewer):
-    from monitoring.services import record_samples
+    from monitoring.store.writer import record_samples
 
     now = time.time()
     record_samples([("system_cpu_percent", {}, now - 5, 33.5)], topic="system-metrics")

@@ -1,0 +1,1 @@
+"""Where samples live: partitions, series identity, the COPY writer, queries and export."""

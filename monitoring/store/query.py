@@ -1,0 +1,209 @@
+"""Reading samples: series matching, tier choice, bucketed queries and window aggregates.
+
+Raw samples serve ranges up to a day, 1-minute rollups up to 31 days, hourly rollups beyond.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import connection
+from django.db.models import QuerySet
+
+from lib import sketch
+from lib.api import ApiError
+from monitoring.choices import Aggregation
+from monitoring.models import Series
+from monitoring.rules import MAX_POINTS, MAX_SERIES_PER_QUERY
+
+# Storage tier → the resolution (seconds) of its rows.
+TIER_SECONDS = {"raw": 1, "1m": 60, "1h": 3600}
+
+
+def series_matching(metric: str, matchers: dict[str, str] | None = None) -> QuerySet[Series]:
+    queryset = Series.objects.filter(metric__name=metric)
+    if matchers:
+        queryset = queryset.filter(labels__contains=matchers)
+    return queryset.order_by("id")
+
+
+def choose_tier(start: datetime, end: datetime, now: datetime | None = None) -> str:
+    """Raw samples up to a day, 1-minute rollups up to 31 days, hourly rollups beyond —
+    and never raw data older than its retention."""
+    now = now or datetime.now(UTC)
+    span = (end - start).total_seconds()
+    if span <= 86400 and start >= now - timedelta(days=settings.SEISMO_RETENTION_RAW_DAYS):
+        return "raw"
+    if span <= 31 * 86400:
+        return "1m"
+    return "1h"
+
+
+def pick_step(start: datetime, end: datetime, tier: str, step: int | None) -> int:
+    resolution = TIER_SECONDS[tier]
+    span = max(1, (end - start).total_seconds())
+    needed = math.ceil(span / MAX_POINTS)
+    chosen = max(step or 0, needed, resolution)
+    return math.ceil(chosen / resolution) * resolution
+
+
+_RAW_AGG = {
+    "avg": "avg(value)",
+    "min": "min(value)",
+    "max": "max(value)",
+    "sum": "sum(value)",
+    "count": "count(*)::float8",
+    "last": "(array_agg(value ORDER BY ts DESC))[1]",
+    "p50": "percentile_cont(0.5) WITHIN GROUP (ORDER BY value)",
+    "p95": "percentile_cont(0.95) WITHIN GROUP (ORDER BY value)",
+    "p99": "percentile_cont(0.99) WITHIN GROUP (ORDER BY value)",
+    "rate": "CASE WHEN count(*) > 1 THEN greatest((array_agg(value ORDER BY ts DESC))[1] "
+    "- (array_agg(value ORDER BY ts))[1], 0) / nullif(extract(epoch FROM max(ts) - min(ts)), 0) END",
+}
+_ROLLUP_AGG = {
+    "avg": "sum(sum) / nullif(sum(count), 0)",
+    "min": "min(min)",
+    "max": "max(max)",
+    "sum": "sum(sum)",
+    "count": "sum(count)::float8",
+    "last": "(array_agg(last ORDER BY bucket DESC))[1]",
+    "rate": "CASE WHEN count(*) > 1 THEN greatest((array_agg(last ORDER BY bucket DESC))[1] "
+    "- (array_agg(last ORDER BY bucket))[1], 0) / nullif(extract(epoch FROM max(bucket) - min(bucket)), 0) END",
+}
+_QUANTILE = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+_TIER_TABLE = {
+    "raw": ("monitoring_sample", "ts"),
+    "1m": ("monitoring_rollup_1m", "bucket"),
+    "1h": ("monitoring_rollup_1h", "bucket"),
+}
+
+
+def _check_agg(agg: str) -> None:
+    if agg not in Aggregation.values:
+        raise ApiError(f"agg must be one of {', '.join(Aggregation.values)}.", details={"field": "agg"})
+
+
+def query(
+    metric: str,
+    matchers: dict[str, str] | None,
+    start: datetime,
+    end: datetime,
+    step: int | None = None,
+    agg: str = "avg",
+) -> list[dict[str, Any]]:
+    """Points per matching series, bucketed by ``step`` (≤ 2,000 per series)."""
+    _check_agg(agg)
+    if end <= start:
+        raise ApiError("`from` must be before `to`.", details={"field": "from"})
+    series = list(series_matching(metric, matchers)[:MAX_SERIES_PER_QUERY])
+    if not series:
+        return []
+    tier = choose_tier(start, end)
+    step = pick_step(start, end, tier, step)
+    ids = [s.id for s in series]
+    points = _bucketed(tier, ids, start, end, step, agg)
+    return [{"labels": s.labels, "points": points.get(s.id, [])} for s in series]
+
+
+def _bucketed(
+    tier: str, ids: list[int], start: datetime, end: datetime, step: int, agg: str
+) -> dict[int, list[list[float]]]:
+    table, time_col = _TIER_TABLE[tier]
+    bucket = f"date_bin(make_interval(secs => %s), {time_col}, 'epoch'::timestamptz)"
+    where = f"series_id = ANY(%s) AND {time_col} >= %s AND {time_col} < %s"
+    params: list[Any] = [step, ids, start, end]
+    out: dict[int, list[list[float]]] = {}
+    with connection.cursor() as cursor:
+        if tier != "raw" and agg in _QUANTILE:
+            cursor.execute(
+                f"SELECT series_id, b, key, sum(n) FROM (SELECT series_id, {bucket} AS b, kv.key, "  # noqa: S608
+                f"kv.value::bigint AS n FROM {table}, jsonb_each_text(sketch) kv WHERE {where}) x "
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2",
+                params,
+            )
+            merged: dict[tuple[int, datetime], dict[str, int]] = {}
+            for sid, b, key, n in cursor.fetchall():
+                merged.setdefault((sid, b), {})[key] = int(n)
+            for (sid, b), counts in merged.items():
+                out.setdefault(sid, []).append([b.timestamp(), sketch.quantile(counts, _QUANTILE[agg])])
+            return out
+        expression = (_RAW_AGG if tier == "raw" else _ROLLUP_AGG)[agg]
+        cursor.execute(
+            f"SELECT series_id, {bucket} AS b, {expression} FROM {table} WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",  # noqa: S608
+            params,
+        )
+        for sid, b, value in cursor.fetchall():
+            out.setdefault(sid, []).append([b.timestamp(), None if value is None else float(value)])
+    return out
+
+
+def aggregate_window(
+    metric: str,
+    matchers: dict[str, str] | None,
+    window_seconds: int,
+    agg: str,
+    now: datetime | None = None,
+    limit: int | None = MAX_SERIES_PER_QUERY,
+) -> list[tuple[Series, float | None]]:
+    """One aggregated value per matching series over the last ``window_seconds`` (None: no data).
+
+    ``limit=None`` takes every matching series (alert evaluation must not skip any)."""
+    _check_agg(agg)
+    now = now or datetime.now(UTC)
+    queryset = series_matching(metric, matchers)
+    series = list(queryset if limit is None else queryset[:limit])
+    if not series:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT series_id, {_RAW_AGG[agg]} FROM monitoring_sample "  # noqa: S608
+            "WHERE series_id = ANY(%s) AND ts > %s AND ts <= %s GROUP BY 1",
+            [[s.id for s in series], now - timedelta(seconds=window_seconds), now],
+        )
+        values = {sid: (None if v is None else float(v)) for sid, v in cursor.fetchall()}
+    return [(s, values.get(s.id)) for s in series]
+
+
+def latest_value(metric: str, matchers: dict[str, str] | None = None, max_age_seconds: int = 300) -> float | None:
+    """The most recent value among the matching series (None when nothing is recent)."""
+    ids = list(series_matching(metric, matchers).values_list("id", flat=True)[:MAX_SERIES_PER_QUERY])
+    if not ids:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l.ts, l.value FROM unnest(%s::bigint[]) AS s(id) CROSS JOIN LATERAL "
+            "(SELECT ts, value FROM monitoring_sample WHERE series_id = s.id AND ts > %s ORDER BY ts DESC LIMIT 1) l "
+            "ORDER BY l.ts DESC LIMIT 1",
+            [ids, datetime.now(UTC) - timedelta(seconds=max_age_seconds)],
+        )
+        row = cursor.fetchone()
+    return None if row is None else float(row[1])
+
+
+def latest_samples(family: str | None = None, max_age_seconds: int = 120) -> list[dict[str, Any]]:
+    """The last value of every recent series (for /metrics and the overview)."""
+    sql = (
+        "SELECT m.name, s.labels, l.ts, l.value FROM monitoring_series s "
+        "JOIN monitoring_metric m ON m.id = s.metric_id CROSS JOIN LATERAL "
+        "(SELECT ts, value FROM monitoring_sample WHERE series_id = s.id AND ts > %s ORDER BY ts DESC LIMIT 1) l"
+    )
+    params: list[Any] = [datetime.now(UTC) - timedelta(seconds=max_age_seconds)]
+    if family:
+        sql += " WHERE m.family = %s"
+        params.append(family)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY m.name, s.id", params)
+        return [
+            # Django hands jsonb from a raw cursor back as text.
+            {
+                "metric": n,
+                "labels": orjson.loads(lab) if isinstance(lab, str) else lab,
+                "ts": ts.timestamp(),
+                "value": v,
+            }
+            for n, lab, ts, v in cursor.fetchall()
+        ]
