@@ -23,6 +23,7 @@ from alerts.choices import (
     RuleKind,
     Severity,
 )
+from alerts.notifiers import REGISTRY
 from monitoring.choices import Aggregation
 
 COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -49,6 +50,16 @@ class NotificationChannel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    def clean(self) -> None:
+        """The admin's door to the same checks the API runs (destination vetted included)."""
+        notifier = REGISTRY.get(self.kind)
+        if notifier is None or not isinstance(self.config, dict):
+            return
+        try:
+            notifier.validate(self.config)
+        except ValueError as exc:
+            raise ValidationError({"config": str(exc)}) from None
 
     def masked_config(self) -> dict[str, object]:
         """The config with secrets shown as ``…last4`` only."""

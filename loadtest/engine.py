@@ -22,6 +22,8 @@ from typing import Any
 import aiohttp
 from hdrh.histogram import HdrHistogram
 
+from lib import outbound
+
 RUN_HEADER = "X-Seismo-Loadtest-Run"
 
 
@@ -169,6 +171,7 @@ async def run_load(
                     base + str(endpoint.get("path", "/")),
                     data=data,
                     headers={**headers, **(endpoint.get("headers") or {})},
+                    allow_redirects=False,  # a 3xx is the target's answer; never a new hop
                 ) as response:
                     content = await response.read()
                     size = len(content)
@@ -192,7 +195,9 @@ async def run_load(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), wait)
 
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    # The worker puts its outbound policy in the config (shard processes have no settings).
+    policy = outbound.Policy.from_dict(config["outbound"]) if "outbound" in config else None
+    connector = outbound.aiohttp_connector(allow_self=True, policy=policy, limit=0, force_close=False)
     if start_at is not None:  # shards of one run start together, so their seconds line up
         await asyncio.sleep(max(0.0, start_at - time.time()))
     started = time.monotonic()

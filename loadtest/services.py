@@ -12,6 +12,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from lib import outbound
 from lib.outbound import OutboundRefusedError, check_url
 from lib.realtime import broadcast
 from lib.redis import get_redis, key
@@ -250,9 +251,8 @@ def execute_run(run_id: int) -> LoadTestRun:
     except RunRefusedError as exc:
         return _fail(run, str(exc))
     count = usable_processes(run.config.get("processes"), run.config["users"])
-    shards: Shards = (
-        ProcessShards(run.config, run_id, count, stop_key) if count > 1 else ThreadShard(run.config, run_id)
-    )
+    config = {**run.config, "outbound": outbound.Policy.from_settings(allow_self=True).as_dict()}
+    shards: Shards = ProcessShards(config, run_id, count, stop_key) if count > 1 else ThreadShard(config, run_id)
     try:
         shards.start()
         run.started_at, run.processes = datetime.fromtimestamp(shards.started_at, UTC), count

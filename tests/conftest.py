@@ -21,6 +21,7 @@ from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
+from tests.stands import Stand
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS = BASE_DIR / "test-artifacts"
@@ -267,3 +268,37 @@ def live_server_asgi(transactional_db: None) -> Iterator[str]:
     process = start_daphne(port)
     yield f"127.0.0.1:{port}"
     process.stop()
+
+
+@pytest.fixture
+def outbound_pair() -> Iterator[tuple[Stand, Stand]]:
+    """An allowed stand on 127.0.0.1 and a refused one on 127.0.0.2, on the same port."""
+    for _ in range(20):
+        allowed = Stand("127.0.0.1")
+        try:
+            refused = Stand("127.0.0.2", allowed.port)
+        except OSError:
+            allowed.close()
+            continue
+        yield allowed, refused
+        allowed.close()
+        refused.close()
+        return
+    pytest.skip("no port free on both 127.0.0.1 and 127.0.0.2")
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch) -> list[str]:
+    """``rebind.test`` answers 127.0.0.1 once, then 127.0.0.2 for ever (a rebinding attacker)."""
+    real = socket.getaddrinfo
+    answers: list[str] = []
+
+    def fake(host, port, *args, **kwargs):
+        if host != "rebind.test":
+            return real(host, port, *args, **kwargs)
+        address = "127.0.0.1" if not answers else "127.0.0.2"
+        answers.append(address)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port or 0)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return answers

@@ -18,7 +18,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from alerts.choices import ChannelKind
-from lib.outbound import OutboundRefusedError, check_url
+from lib import outbound
+from lib.outbound import OutboundRefusedError, check_apprise_url, check_url
 
 SLACK_MAX_ITEMS = 20
 SEVERITY_COLOUR = {"critical": "#d7263d", "warning": "#f4a261", "resolved": "#2a9d8f", "test": "#457b9d"}
@@ -104,6 +105,7 @@ class Event:
 class Notifier:
     kind: ClassVar[str]
     required: ClassVar[tuple[str, ...]] = ()
+    url_field: ClassVar[str] = ""  # the config key holding the destination, vetted at save
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -114,20 +116,33 @@ class Notifier:
         missing = [key for key in cls.required if not config.get(key)]
         if missing:
             raise ValueError(f"{cls.kind} channels need {', '.join(missing)}")
+        if cls.url_field:
+            url = config[cls.url_field]
+            if not isinstance(url, str):
+                raise ValueError(f"{cls.url_field} must be a URL")
+            try:
+                cls.check_destination(url)
+            except OutboundRefusedError as exc:
+                raise ValueError(f"{cls.url_field}: {exc}") from None
         return config
+
+    @classmethod
+    def check_destination(cls, url: str) -> None:
+        check_url(url)
 
     def notify(self, event: Event) -> None:
         raise NotImplementedError
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        timeout = httpx.Timeout(settings.NOTIFY_TIMEOUT_SECONDS, connect=5.0)
         try:
-            check_url(url)
-        except OutboundRefusedError as exc:
-            raise NotifierError(str(exc), permanent=True) from None
-        try:
-            timeout = httpx.Timeout(settings.NOTIFY_TIMEOUT_SECONDS, connect=5.0)
-            response = httpx.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
+            # The gate resolves once, vets and connects to that address; no redirects.
+            with outbound.http_client(timeout=timeout) as client:
+                response = client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
+            refused = outbound.refusal_reason(exc)
+            if refused:
+                raise NotifierError(refused, permanent=True) from None
             raise NotifierError(f"{type(exc).__name__}: could not reach the receiver") from None
         if response.status_code in (400, 401, 403, 404, 410):
             raise NotifierError(f"receiver answered {response.status_code}", permanent=True)
@@ -165,6 +180,7 @@ class EmailNotifier(Notifier):
 class SlackNotifier(Notifier):
     kind = ChannelKind.SLACK
     required = ("webhook_url",)
+    url_field = "webhook_url"
 
     def notify(self, event: Event) -> None:
         value = "—" if event.value is None else f"{event.value:g}"
@@ -200,6 +216,7 @@ class SlackNotifier(Notifier):
 class WebhookNotifier(Notifier):
     kind = ChannelKind.WEBHOOK
     required = ("url",)
+    url_field = "url"
 
     def notify(self, event: Event) -> None:
         body = orjson.dumps(event.as_dict())
@@ -214,10 +231,19 @@ class WebhookNotifier(Notifier):
 class AppriseNotifier(Notifier):
     kind = ChannelKind.APPRISE
     required = ("url",)
+    url_field = "url"
+
+    @classmethod
+    def check_destination(cls, url: str) -> None:
+        check_apprise_url(url)
 
     def notify(self, event: Event) -> None:
         import apprise
 
+        try:  # again at send: a row may predate the rule or have been written around the API
+            check_apprise_url(self.config["url"])
+        except OutboundRefusedError as exc:
+            raise NotifierError(str(exc), permanent=True) from None
         sender = apprise.Apprise()
         if not sender.add(self.config["url"]):
             raise NotifierError("Apprise does not understand this URL", permanent=True)

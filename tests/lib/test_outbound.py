@@ -1,6 +1,16 @@
+"""The outbound gate, judged by loopback HTTP receivers: what reaches a socket and what never does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import httpx
 import pytest
 
-from lib.outbound import OutboundRefusedError, check_url
+from lib import outbound
+from lib.outbound import OutboundRefusedError, check_apprise_url, check_url
+from tests.stands import Stand
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +30,8 @@ def _seismo_address(settings):
         "http://169.254.169.254/latest/meta-data/",
         "http://localhost:9000/",
         "http://0.0.0.0/",
+        "http://127.1/",
+        "http://2130706433/",
     ],
 )
 def test_private_loopback_and_link_local_targets_are_refused_by_default(url):
@@ -27,13 +39,32 @@ def test_private_loopback_and_link_local_targets_are_refused_by_default(url):
         check_url(url)
 
 
-def test_public_addresses_are_allowed():
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64 of 169.254.169.254
+        "http://[64:ff9b::7f00:1]/",  # NAT64 of 127.0.0.1
+        "http://[::127.0.0.1]/",  # IPv4-compatible
+        "http://[::ffff:127.0.0.1]/",  # IPv4-mapped
+        "http://[::ffff:10.0.0.1]/",
+        "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+        "http://[2002:a9fe:a9fe::1]/",  # 6to4 of 169.254.169.254
+    ],
+)
+def test_ipv4_embedded_in_ipv6_is_judged_as_the_ipv4_address_it_reaches(url):
+    with pytest.raises(OutboundRefusedError, match="OUTBOUND_ALLOWLIST"):
+        check_url(url)
+
+
+def test_public_addresses_are_allowed_including_embedded_public_ipv4():
     assert check_url("https://93.184.215.14/hook") == "https://93.184.215.14/hook"
+    assert check_url("https://[64:ff9b::5db8:d70e]/hook")  # NAT64 of 93.184.215.14
 
 
 def test_an_allowlisted_cidr_or_host_opens_private_targets(settings):
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.0/8"]
     assert check_url("http://127.0.0.1:9000/x")
+    assert check_url("http://[::ffff:127.0.0.1]:9000/x")
     settings.OUTBOUND_ALLOWLIST = ["internal.example"]
     assert check_url("http://internal.example/x")  # allowed by name, not resolved
 
@@ -58,3 +89,127 @@ def test_load_tests_may_target_this_instance_but_not_other_local_ports():
 def test_malformed_or_unresolvable_urls_are_refused_with_a_reason(url, reason):
     with pytest.raises(OutboundRefusedError, match=reason):
         check_url(url)
+
+
+def test_the_sync_client_connects_to_the_address_it_vetted_not_a_second_dns_answer(
+    settings, outbound_pair, rebinding_dns
+):
+    allowed, refused = outbound_pair
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    with outbound.http_client() as client:
+        response = client.post(f"http://rebind.test:{allowed.port}/hook", content=b"{}")
+        assert response.status_code == 200
+        # The next request resolves again, meets the rebound answer and is refused before connecting.
+        with pytest.raises(httpx.ConnectError, match=r"resolves to 127\.0\.0\.2"):
+            client.post(f"http://rebind.test:{allowed.port}/hook", content=b"{}")
+    assert refused.requests == []
+    assert allowed.requests == [("/hook", f"rebind.test:{allowed.port}")]  # Host header kept
+
+
+def test_the_aiohttp_connector_connects_to_the_address_it_vetted_not_a_second_dns_answer(
+    settings, outbound_pair, rebinding_dns
+):
+    allowed, refused = outbound_pair
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+
+    async def go() -> list[int]:
+        statuses = []
+        async with aiohttp.ClientSession(connector=outbound.aiohttp_connector(force_close=True)) as session:
+            for _ in range(3):
+                async with session.get(f"http://rebind.test:{allowed.port}/x") as response:
+                    statuses.append(response.status)
+        return statuses
+
+    assert asyncio.run(go()) == [200, 200, 200]
+    assert refused.requests == []
+    assert allowed.requests == [("/x", f"rebind.test:{allowed.port}")] * 3
+
+
+def test_a_redirect_to_a_refused_address_never_reaches_it_with_either_client(settings, outbound_pair):
+    _, refused = outbound_pair
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    redirecting = Stand("127.0.0.1", redirect_to=f"{refused.url}/latest/meta-data/")
+    try:
+        with outbound.http_client() as client:  # no redirects by default: the 302 is the answer
+            assert client.get(redirecting.url).status_code == 302
+        with outbound.http_client(follow_redirects=True) as client, pytest.raises(httpx.ConnectError) as caught:
+            client.get(redirecting.url)
+        assert "OUTBOUND_ALLOWLIST" in outbound.refusal_reason(caught.value)
+
+        async def follow() -> BaseException:
+            async with aiohttp.ClientSession(connector=outbound.aiohttp_connector()) as session:
+                try:
+                    async with session.get(redirecting.url):
+                        pass
+                except aiohttp.ClientError as exc:
+                    return exc
+            raise AssertionError("the redirect was followed")
+
+        assert "OUTBOUND_ALLOWLIST" in outbound.refusal_reason(asyncio.run(follow()))
+    finally:
+        redirecting.close()
+    assert len(redirecting.requests) == 3
+    assert refused.requests == []
+
+
+def test_a_redirect_to_an_allowed_address_is_followed_when_asked(settings, outbound_pair):
+    allowed, _ = outbound_pair
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    redirecting = Stand("127.0.0.1", redirect_to=f"{allowed.url}/next")
+    try:
+        with outbound.http_client(follow_redirects=True) as client:
+            assert client.get(redirecting.url).status_code == 200
+    finally:
+        redirecting.close()
+    assert allowed.requests == [("/next", f"127.0.0.1:{allowed.port}")]
+
+
+def test_ip_literal_targets_are_vetted_at_connect_by_both_clients(outbound_pair):
+    _, refused = outbound_pair
+    with outbound.http_client() as client, pytest.raises(httpx.ConnectError, match="OUTBOUND_ALLOWLIST"):
+        client.get(f"{refused.url}/")
+
+    async def go() -> None:
+        async with (
+            aiohttp.ClientSession(connector=outbound.aiohttp_connector()) as session,
+            session.get(f"http://[::ffff:127.0.0.2]:{refused.port}/"),
+        ):
+            pass
+
+    with pytest.raises(aiohttp.ClientError) as caught:
+        asyncio.run(go())
+    assert "(IPv4 127.0.0.2) is a private or local address" in outbound.refusal_reason(caught.value)
+    assert refused.requests == []
+
+
+def test_the_async_httpx_client_is_gated_too(settings, outbound_pair, rebinding_dns):
+    allowed, refused = outbound_pair
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+
+    async def go() -> int:
+        async with outbound.async_http_client() as client:
+            status = (await client.get(f"http://rebind.test:{allowed.port}/a")).status_code
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"{refused.url}/b")
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"http://rebind.test:{allowed.port}/c")
+            return status
+
+    assert asyncio.run(go()) == 200
+    assert [path for path, _ in allowed.requests] == ["/a"]
+    assert refused.requests == []
+
+
+@pytest.mark.parametrize(
+    "url", ["json://127.0.0.2:8080/", "jsons://example.com/", "mailto://user:pw@127.0.0.2", "ntfy://10.0.0.1/topic"]
+)
+def test_apprise_urls_with_a_host_of_their_own_are_refused(url):
+    with pytest.raises(OutboundRefusedError, match="webhook"):
+        check_apprise_url(url)
+
+
+def test_apprise_urls_to_fixed_service_hosts_are_accepted():
+    assert check_apprise_url("discord://1234/abcd")
+    assert check_apprise_url("tgram://123456789:abcdefg/12315544/")
+    with pytest.raises(OutboundRefusedError):
+        check_apprise_url("not a url")
