@@ -26,6 +26,7 @@ urlpatterns = [
     path("dashboards/", include("dashboards.urls")),
     path("alerts/", include("alerts.urls")),
     path("loadtest/", include("loadtest.urls")),
+    path("explore/", include("explore.urls")),
     path("", include("overview.urls")),
 ]
 

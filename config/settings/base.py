@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "dashboards",
     "loadtest",
     "overview",
+    "explore",
 ]
 
 MIDDLEWARE = [
