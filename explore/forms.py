@@ -7,13 +7,13 @@ from typing import Any
 
 from django import forms
 
-from dashboards import services as dashboards
+from dashboards import permissions
 from dashboards.forms import WidgetForm
 
 
 def editable_dashboards(user: Any) -> list[Any]:
     """The dashboards this user may add a widget to."""
-    return [d for d in dashboards.visible_dashboards(user).order_by("title") if dashboards.can_edit(user, d)]
+    return [d for d in permissions.visible_dashboards(user).order_by("title") if permissions.can_edit(user, d)]
 
 
 class AddToDashboardForm(WidgetForm):

@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 from django.db import connection
 from django.db.models import Count, QuerySet
 
-from dashboards.choices import RANGE_SECONDS, Aggregation, TimeRange
-from monitoring import services as store
-from monitoring.choices import FAMILY_TOPIC, Family
+from dashboards.choices import TimeRange
+from monitoring import rules
+from monitoring.choices import FAMILY_TOPIC, Aggregation, Family
 from monitoring.models import Metric, Series
 
 MAX_QUERIES = 6  # queries on one Explore chart (each is one /api/v1/query call)
@@ -53,16 +53,16 @@ def parse_queries(params: Any) -> list[ExploreQuery]:
     out: list[ExploreQuery] = []
     for index in range(MAX_QUERIES):
         metric = (params.get(f"m{index}") or "").strip()
-        if not metric or not store.NAME_RE.match(metric):
+        if not metric or not rules.NAME_RE.match(metric):
             continue
         prefix = f"l{index}."
         labels = {
             k[len(prefix) :]: v
             for k, v in params.items()
-            if k.startswith(prefix) and store.LABEL_RE.match(k[len(prefix) :]) and len(v) <= store.MAX_LABEL_VALUE
+            if k.startswith(prefix) and rules.LABEL_RE.match(k[len(prefix) :]) and len(v) <= rules.MAX_LABEL_VALUE
         }
         agg = params.get(f"a{index}") or Aggregation.AVG
-        out.append(ExploreQuery(metric, dict(sorted(labels.items())[: store.MAX_LABELS]), agg))
+        out.append(ExploreQuery(metric, dict(sorted(labels.items())[: rules.MAX_LABELS]), agg))
     return out
 
 
@@ -152,9 +152,9 @@ def initial_data(params: Any) -> dict[str, Any]:
         "to": params.get("to") or None,
         "step": parse_step(params.get("step")),
         "live": params.get("live") != "0",
-        "aggregations": [[value, label] for value, label in Aggregation.choices if value in store.AGGREGATIONS],
-        "ranges": [[value, label, RANGE_SECONDS[value]] for value, label in TimeRange.choices],
-        "max_points": store.MAX_POINTS,
+        "aggregations": Aggregation.choices,
+        "ranges": [[r.value, r.label, r.seconds] for r in TimeRange],
+        "max_points": rules.MAX_POINTS,
         "max_queries": MAX_QUERIES,
         "urls": {
             "metrics": "/explore/metrics/",

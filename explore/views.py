@@ -13,9 +13,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from dashboards import permissions
 from dashboards import services as dashboards
+from dashboards.validation import error_text
 from explore import services
 from explore.forms import AddToDashboardForm
+from monitoring import rules
 
 
 def _page(request: HttpRequest, params: Any, form: AddToDashboardForm | None, status: int = 200) -> HttpResponse:
@@ -23,8 +26,8 @@ def _page(request: HttpRequest, params: Any, form: AddToDashboardForm | None, st
     context = {
         "initial": services.initial_data(params),
         "form": form,
-        "can_add": dashboards.can_create(request.user) and bool(form.dashboards),
-        "can_create": dashboards.can_create(request.user),
+        "can_add": permissions.can_create(request.user) and bool(form.dashboards),
+        "can_create": permissions.can_create(request.user),
     }
     return render(request, "explore/index.html", context, status=status)
 
@@ -50,7 +53,7 @@ def metrics(request: HttpRequest) -> JsonResponse:
 def labels(request: HttpRequest) -> JsonResponse:
     """The label names and values that exist for ``?metric=``."""
     metric = request.GET.get("metric", "")
-    if not services.store.NAME_RE.match(metric):
+    if not rules.NAME_RE.match(metric):
         return _error("`metric` is required and must be a metric name.", "metric")
     return JsonResponse({"metric": metric, "labels": services.label_values(metric)})
 
@@ -58,7 +61,7 @@ def labels(request: HttpRequest) -> JsonResponse:
 @require_POST
 def add_to_dashboard(request: HttpRequest) -> HttpResponse:
     """Create a widget with the chosen query on a dashboard the user may edit, then show it."""
-    if not dashboards.can_create(request.user):
+    if not permissions.can_create(request.user):
         raise PermissionDenied("Your role cannot change dashboards.")
     form = AddToDashboardForm(request.POST, user=request.user)
     if form.is_valid():
@@ -66,7 +69,7 @@ def add_to_dashboard(request: HttpRequest) -> HttpResponse:
         try:
             widget = dashboards.add_widget(dashboard, form.widget_config)
         except ValidationError as exc:
-            form.add_error(None, dashboards.error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             messages.success(request, f"Added “{widget.display_title}” to {dashboard.title}.")
             return redirect(reverse("dashboards:detail", args=[dashboard.pk]) + f"#widget-{widget.pk}")

@@ -27,3 +27,8 @@ ALLOWED_HOSTS = ["*"]
 DATABASES["default"]["TEST"] = {  # noqa: F405
     "NAME": env.str("TEST_DATABASE_NAME", default=f"test_{DATABASES['default']['NAME']}")  # noqa: F405
 }
+
+# Tests serve static/ as it is in the tree (nothing is collected before a test run): browser
+# tests would otherwise load pages without their CSS and scripts.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -128,7 +128,7 @@
 
   // Search as you type: the catalogue answers with names, help, unit and kind.
   function picker(node, q, input, list) {
-    let timer = null, items = [], active = -1;
+    let timer = null, items = [], active = -1, listFor = null, asked = 0;
     const close = () => { list.hidden = true; input.setAttribute("aria-expanded", "false"); active = -1; };
     const highlight = () => {
       [...list.children].forEach((li, j) => li.setAttribute("aria-selected", String(j === active)));
@@ -142,8 +142,10 @@
       close(); renderInfo(node, q); renderFilters(node, q); renderAddChoices(); run();
     };
     async function suggest() {
-      const data = await getJSON(`${init.urls.metrics}?q=${encodeURIComponent(input.value)}`);
-      items = data.metrics;
+      const text = input.value, ticket = ++asked;
+      const data = await getJSON(`${init.urls.metrics}?q=${encodeURIComponent(text)}`);
+      if (ticket !== asked) return; // the user typed on: a newer answer is coming
+      items = data.metrics; listFor = text;
       list.replaceChildren();
       items.forEach((m, j) => {
         const li = document.createElement("li");
@@ -170,8 +172,13 @@
       else if (e.key === "ArrowUp" && items.length) { e.preventDefault(); active = (active - 1 + items.length) % items.length; highlight(); }
       else if (e.key === "Enter") {
         e.preventDefault();
-        if (!list.hidden && active >= 0) choose(items[active]);
-        else if (input.value.trim()) choose(meta[input.value.trim()] || { name: input.value.trim() });
+        clearTimeout(timer);
+        const typed = input.value.trim();
+        if (listFor !== input.value) {
+          // Enter before the suggestions caught up with the typing: ask now, take the best match.
+          suggest().then(() => { if (items.length) choose(items[0]); else if (typed) choose({ name: typed }); }).catch(showError);
+        } else if (!list.hidden && active >= 0) choose(items[active]);
+        else if (typed) choose(meta[typed] || { name: typed });
       } else if (e.key === "Escape") close();
     });
   }
@@ -289,6 +296,12 @@
     return parts.length ? parts.join(", ") : "(no labels)";
   }
 
+  // Wide enough for the longest tick label ("4.776 MiB").
+  function axisSize(u, values) {
+    const longest = Math.max(3, ...(values || []).map((v) => String(v).length));
+    return Math.ceil(longest * 7.5) + 14;
+  }
+
   // One chart: a y scale per unit (the first on the left, a second on the right).
   function draw() {
     const chart = $("chart");
@@ -320,9 +333,9 @@
     }));
     const axes = [
       { stroke: css("--muted"), grid: { stroke: css("--border") } },
-      { scale: "y", stroke: css("--muted"), grid: { stroke: css("--border") }, values: F.axis(units[0]), size: 70 },
+      { scale: "y", stroke: css("--muted"), grid: { stroke: css("--border") }, values: F.axis(units[0]), size: axisSize },
     ];
-    if (units.length > 1) axes.push({ scale: "y2", side: 1, stroke: css("--muted"), grid: { show: false }, values: F.axis(units[1]), size: 70 });
+    if (units.length > 1) axes.push({ scale: "y2", side: 1, stroke: css("--muted"), grid: { show: false }, values: F.axis(units[1]), size: axisSize });
     const s = span();
     const opts = {
       width: Math.max(200, chart.clientWidth - 8), height: Math.max(120, chart.clientHeight - 60),

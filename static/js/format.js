@@ -20,12 +20,15 @@
   const PERCENT = new Set(["%", "percent"]);
   const RATIO = new Set(["ratio", "1"]);
 
-  // Three significant digits, trailing zeros dropped: 2.02, 20.2, 202, 0.00123.
+  // Three significant digits (more when asked: axis ticks close together), trailing zeros
+  // dropped: 2.02, 20.2, 202, 0.00123.
+  let sig = 3;
   function short(x) {
     const abs = Math.abs(x);
     if (abs === 0) return "0";
-    if (abs >= 100) return grouping.format(Math.round(x));
-    const digits = abs >= 10 ? 1 : abs >= 1 ? 2 : Math.min(6, 2 - Math.floor(Math.log10(abs)));
+    const magnitude = Math.floor(Math.log10(abs));
+    if (magnitude >= sig - 1) return grouping.format(Math.round(x));
+    const digits = Math.min(9, sig - 1 - magnitude);
     return String(Number(x.toFixed(digits)));
   }
 
@@ -105,9 +108,19 @@
     return "";
   }
 
-  // uPlot `values` callback for an axis in this unit.
+  // uPlot `values` callback for an axis in this unit: as many digits as it takes for
+  // neighbouring ticks to read differently (4.77, 4.77, 4.77 MiB would say nothing).
   function axis(unit) {
-    return (u, ticks) => ticks.map((t) => (t === null ? "" : value(t, unit)));
+    return (u, ticks) => {
+      let labels = [];
+      for (sig = 3; sig <= 7; sig += 1) {
+        labels = ticks.map((t) => (t === null ? "" : value(t, unit)));
+        const shown = labels.filter(Boolean);
+        if (new Set(shown).size === shown.length) break;
+      }
+      sig = 3;
+      return labels;
+    };
   }
 
   // Server-rendered numbers carry data-value and data-unit; this gives them their text.

@@ -12,8 +12,9 @@ from django.test import Client
 from dashboards import services as dashboards
 from dashboards.models import Widget
 from explore import services
-from monitoring import services as store
+from monitoring import rules
 from monitoring.models import Metric
+from monitoring.store import writer as store
 
 
 def _client(user) -> Client:
@@ -59,7 +60,7 @@ def test_the_address_reopens_the_same_queries(viewer, samples):
     assert initial["range"] == "24h" and initial["step"] == 60
     assert initial["metrics"]["explore_test_bytes"]["kind"] == "gauge"
     assert ["rate", "Rate per second"] in initial["aggregations"]
-    assert initial["max_points"] == store.MAX_POINTS
+    assert initial["max_points"] == rules.MAX_POINTS
 
 
 def test_a_viewer_sees_no_add_to_dashboard_form(viewer):

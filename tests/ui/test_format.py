@@ -97,6 +97,9 @@ def test_the_unit_comes_from_the_catalogue_or_else_from_the_prometheus_name(page
 def test_axis_ticks_and_server_rendered_numbers_use_the_same_rules(page):
     ticks = page.evaluate("SeismoFormat.axis('bytes')(null, [0, 1048576, 2097152, null])")
     assert ticks == ["0 B", "1 MiB", "2 MiB", ""]
+    close = page.evaluate("SeismoFormat.axis('bytes')(null, [5000000, 5001000, 5002000])")
+    assert close == ["4.768 MiB", "4.769 MiB", "4.77 MiB"]
+    assert page.evaluate("SeismoFormat.value(5001000, 'bytes')") == "4.77 MiB"
     page.set_content(
         '<span id="a" data-fmt data-value="2120000" data-unit="bytes">2120000</span>'
         '<span id="b" data-fmt data-value="8.0" data-unit="">8.0</span>'
