@@ -34,7 +34,7 @@ def user_for_token(raw: str) -> Any | None:
     """The user (or ingest principal) a raw bearer token belongs to, or None."""
     if raw.startswith(USER_TOKEN_PREFIX):
         token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
-        if token and token.user.is_active:
+        if token and token.user.is_active and not token.expired:
             return token.user
         return None
     from monitoring.models import IngestKey

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 USER_TOKEN_PREFIX = "sst_"  # noqa: S105 (a prefix, not a secret)
 
@@ -22,6 +24,7 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to tell tokens apart.")
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -30,7 +33,16 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def issue(cls, user: object, name: str = "api") -> tuple[ApiToken, str]:
+    def issue(cls, user: object, name: str = "api", expires_at: datetime | None = None) -> tuple[ApiToken, str]:
         raw = USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, key_hash=hash_token(raw), prefix=raw[:10])
+        token = cls.objects.create(
+            user=user, name=name, key_hash=hash_token(raw), prefix=raw[:10], expires_at=expires_at
+        )
         return token, raw
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    def revoke(self) -> None:
+        self.delete()

@@ -36,6 +36,17 @@ def _fresh_process_caches() -> None:
     partitions.known_partitions.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_login_lockouts() -> None:
+    """Failed logins counted by an earlier test (or run) must not lock this one out."""
+    from lib.redis import get_redis, key
+
+    redis = get_redis()
+    stale = list(redis.scan_iter(match=key("login:*"), count=1000))
+    if stale:
+        redis.delete(*stale)
+
+
 # Users and clients ---------------------------------------------------------------------------
 
 

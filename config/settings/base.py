@@ -174,6 +174,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -268,6 +269,13 @@ SEISMO_PUBLIC_URL = env.str("SEISMO_PUBLIC_URL", default="").rstrip("/") or _pub
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Security --------------------------------------------------------------------------------
+# Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; others' is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Login throttling (accounts/throttle.py): failures per username and address, per address.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=100)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
