@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Field, QuerySet, URLField
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerts import evaluation, services
+from alerts import evaluation, outbox
 from alerts.models import (
     Alert,
     AlertCondition,
@@ -18,10 +19,37 @@ from alerts.models import (
     NotificationChannel,
     Silence,
 )
+from alerts.notifiers import validate_config
+
+
+class NotificationChannelForm(forms.ModelForm):
+    """The API serializer's check (alerts.notifiers.validate_config): the kind's required keys
+    and every URL Seismo will connect to against the outbound allowlist."""
+
+    class Meta:
+        model = NotificationChannel
+        fields = ["name", "kind", "config", "enabled"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if kind is None:
+            return cleaned  # the kind field already has its error
+        # An existing channel's config is not on the form (secrets are never shown again).
+        field = "config" if "config" in self.fields else "kind"
+        config = cleaned["config"] if "config" in self.fields else self.instance.config
+        if field == "config" and "config" not in cleaned:
+            return cleaned  # not JSON: the field already has its error
+        try:
+            validate_config(kind, config)
+        except ValueError as exc:
+            self.add_error(field, str(exc))
+        return cleaned
 
 
 @admin.register(NotificationChannel)
 class NotificationChannelAdmin(admin.ModelAdmin):
+    form = NotificationChannelForm
     list_display = ["name", "kind", "enabled", "disabled_reason"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name"]
@@ -40,7 +68,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     @admin.action(description="Send a test notification")
     def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
         for channel in queryset:
-            result = services.send_test(channel)
+            result = outbox.send_test(channel)
             level = messages.SUCCESS if result.status == "sent" else messages.ERROR
             self.message_user(request, f"{channel.name}: {result.status} {result.last_error}", level)
 

@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -23,7 +24,6 @@ from alerts.choices import (
     RuleKind,
     Severity,
 )
-from alerts.notifiers import REGISTRY
 from monitoring.choices import Aggregation
 
 COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -33,6 +33,10 @@ COMPARE: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
 }
 SECRET_FIELDS = ("webhook_url", "secret", "url", "password")
+
+
+class InvalidTransitionError(ValueError):
+    """The alert is not in a state this change applies to (the message is user-facing)."""
 
 
 class NotificationChannel(models.Model):
@@ -50,16 +54,6 @@ class NotificationChannel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
-
-    def clean(self) -> None:
-        """The admin's door to the same checks the API runs (destination vetted included)."""
-        notifier = REGISTRY.get(self.kind)
-        if notifier is None or not isinstance(self.config, dict):
-            return
-        try:
-            notifier.validate(self.config)
-        except ValueError as exc:
-            raise ValidationError({"config": str(exc)}) from None
 
     def masked_config(self) -> dict[str, object]:
         """The config with secrets shown as ``…last4`` only."""
@@ -243,9 +237,126 @@ class Alert(models.Model):
     def __str__(self) -> str:
         return f"{self.rule.name} {self.labels} [{self.state}]"
 
+    # The state machine. Every transition saves the alert and returns the AlertEvent it
+    # wrote; alerts.lifecycle and alerts.services decide when, and what follows (stream
+    # frames, notifications).
+    #
+    #   start → pending ─fire→ firing ─acknowledge→ acknowledged ─reopen→ firing
+    #              └──────────────┴───────────────────┴─resolve→ resolved
+
+    @classmethod
+    def start(
+        cls, rule: AlertRule, labels: dict[str, str], labels_key: str, severity: str, value: float | None, at: datetime
+    ) -> Alert:
+        """A series began to breach: a new pending alert (its event recorded)."""
+        alert = cls.objects.create(
+            rule=rule,
+            labels=labels,
+            labels_key=labels_key,
+            state=AlertState.PENDING,
+            severity=severity,
+            value=value,
+            started_at=at,
+        )
+        alert._record()
+        return alert
+
     @property
     def is_open(self) -> bool:
         return self.state != AlertState.RESOLVED
+
+    @property
+    def is_firing(self) -> bool:
+        """Firing as far as people were told (acknowledged alerts still fire)."""
+        return self.state in (AlertState.FIRING, AlertState.ACKNOWLEDGED)
+
+    def breaching(self, severity: str, value: float | None, summary: str, at: datetime) -> AlertEvent | None:
+        """Still (or again) past a threshold: keeps the latest level, value and summary, and
+        fires a pending alert once the rule's ``for_seconds`` have passed (the firing event)."""
+        self.severity, self.value, self.summary, self.clear_since = severity, value, summary, None
+        if self.state == AlertState.PENDING and (at - self.started_at).total_seconds() >= self.rule.for_seconds:
+            return self.fire(at)
+        self.save()
+        return None
+
+    def fire(self, at: datetime) -> AlertEvent:
+        if self.state != AlertState.PENDING:
+            raise InvalidTransitionError(f"a {self.state} alert cannot fire")
+        self.state, self.fired_at = AlertState.FIRING, at
+        self.save()
+        return self._record()
+
+    def recovered(self, value: float | None, at: datetime) -> AlertEvent | None:
+        """The value is back: resolves (the event), unless the rule keeps a firing alert
+        firing a while after recovery (``keep_firing_for_seconds``: None until then)."""
+        keep = self.rule.keep_firing_for_seconds
+        if self.is_firing and keep:
+            self.clear_since = self.clear_since or at
+            if (at - self.clear_since).total_seconds() < keep:
+                self.value = value
+                self.save(update_fields=["value", "clear_since"])
+                return None
+        self.value = value
+        return self.resolve(at)
+
+    def resolve(self, at: datetime, actor: str = "system", comment: str = "") -> AlertEvent:
+        """Over: recovered, or closed by someone."""
+        if self.state == AlertState.RESOLVED:
+            raise InvalidTransitionError("the alert is already resolved")
+        self.state, self.resolved_at = AlertState.RESOLVED, at
+        self.save()
+        return self._record(actor=actor, comment=comment)
+
+    def acknowledge(
+        self, by: AbstractBaseUser, at: datetime, comment: str = "", expires_in_minutes: int | None = None
+    ) -> AlertEvent:
+        """Someone is on it: stops reminders and escalation until the alert resolves or the
+        acknowledgement lapses (``expires_in_minutes``, else the rule's ``ack_expiry_minutes``;
+        0: never)."""
+        if self.state not in (AlertState.FIRING, AlertState.PENDING):
+            raise InvalidTransitionError(f"a {self.state} alert cannot be acknowledged")
+        minutes = self.rule.ack_expiry_minutes if expires_in_minutes is None else expires_in_minutes
+        self.state, self.acknowledged_at, self.acknowledged_by = AlertState.ACKNOWLEDGED, at, by
+        self.ack_expires_at = at + timedelta(minutes=minutes) if minutes else None
+        note = f"{comment} (until {self.ack_expires_at:%Y-%m-%d %H:%M} UTC)" if minutes else comment
+        self.save()
+        return self._record(actor=by.get_username(), comment=note.strip()[:500])
+
+    def reopen(self, comment: str = "acknowledgement expired") -> AlertEvent | None:
+        """An acknowledgement lapsed while the alert still fires: firing again. The
+        conditional update is the claim — None when an overlapping sweep got there first."""
+        claimed = Alert.objects.filter(pk=self.pk, state=AlertState.ACKNOWLEDGED).update(
+            state=AlertState.FIRING, ack_expires_at=None, acknowledged_at=None, acknowledged_by=None
+        )
+        if not claimed:
+            return None
+        self.state = AlertState.FIRING
+        self.ack_expires_at = self.acknowledged_at = self.acknowledged_by = None
+        return self._record(comment=comment)
+
+    def claim_reminder(self, at: datetime) -> bool:
+        """Take the due reminder (overlapping sweeps remind once): restarts the reminder clock."""
+        claimed = Alert.objects.filter(pk=self.pk, last_notified_at=self.last_notified_at).update(last_notified_at=at)
+        if claimed:
+            self.last_notified_at = at
+        return bool(claimed)
+
+    def escalate(self, at: datetime, to: str) -> AlertEvent | None:
+        """Unacknowledged too long: handed to the escalation channels (named in ``to``), once."""
+        if not Alert.objects.filter(pk=self.pk, escalated_at__isnull=True).update(escalated_at=at):
+            return None
+        self.escalated_at = at
+        return self._record(comment=f"escalated to {to}")
+
+    def notified(self, at: datetime) -> None:
+        """A firing message or reminder was queued: the reminder clock starts again."""
+        if self.last_notified_at == at:
+            return  # the reminder's claim already set it
+        self.last_notified_at = at
+        Alert.objects.filter(pk=self.pk).update(last_notified_at=at)
+
+    def _record(self, actor: str = "system", comment: str = "") -> AlertEvent:
+        return AlertEvent.objects.create(alert=self, state=self.state, value=self.value, actor=actor, comment=comment)
 
 
 class AlertEvent(models.Model):

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around alerts.services."""
+"""Celery tasks: thin wrappers around alerts.lifecycle and alerts.outbox."""
 
 from __future__ import annotations
 
@@ -6,36 +6,30 @@ from typing import Any
 
 from celery import shared_task
 
+from alerts import lifecycle, outbox
+
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "alerts-sweep": {"task": "alerts.tasks.sweep", "schedule": 5.0, "options": {"expires": 10}},
-    "alerts-deliver": {"task": "alerts.tasks.deliver_due", "schedule": 5.0, "options": {"expires": 10}},
+    "alerts-deliver": {"task": outbox.DELIVER_DUE_TASK, "schedule": 5.0, "options": {"expires": 10}},
     "alerts-release-claims": {"task": "alerts.tasks.release_stale_claims", "schedule": 60.0},
 }
 
 
 @shared_task(ignore_result=True)
 def evaluate_metrics(metrics: list[str]) -> int:
-    from alerts import services
-
-    return services.evaluate_metrics(metrics)
+    return lifecycle.evaluate_metrics(metrics)
 
 
 @shared_task(ignore_result=True)
 def sweep() -> int:
-    from alerts import services
-
-    return services.sweep()
+    return lifecycle.sweep()
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, name=outbox.DELIVER_DUE_TASK)
 def deliver_due() -> int:
-    from alerts import services
-
-    return services.deliver_due()
+    return outbox.deliver_due()
 
 
 @shared_task(ignore_result=True)
 def release_stale_claims() -> int:
-    from alerts import services
-
-    return services.release_stale_claims()
+    return outbox.release_stale_claims()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -10,7 +10,7 @@ from accounts.roles import has_role
 from alerts import services
 from alerts.choices import AlertState
 from alerts.filters import AlertFilter
-from alerts.models import Alert
+from alerts.models import Alert, InvalidTransitionError
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -25,10 +25,15 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+VERBS = ("acknowledge", "resolve")
+
+
 @require_POST
 def act(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     if not has_role(request.user, Role.EDITOR):
         return render(request, "403.html", {"reason": "Editors acknowledge and resolve alerts."}, status=403)
+    if verb not in VERBS:
+        return HttpResponseBadRequest("Unknown action: acknowledge or resolve.", content_type="text/plain")
     alert = get_object_or_404(Alert, pk=pk)
     comment = request.POST.get("comment", "")[:500]
     try:
@@ -38,6 +43,6 @@ def act(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
             services.acknowledge(alert, request.user, comment, expires_in_minutes=expires)
         else:
             services.resolve(alert, request.user, comment)
-    except ValueError as exc:
+    except InvalidTransitionError as exc:
         messages.error(request, str(exc))
     return redirect("alerts:index")

@@ -115,7 +115,7 @@ def mttd(trials: int) -> tuple[list[float], int]:
 
 
 def sweep_cost(rules: int, series: int) -> tuple[float, float]:
-    from alerts import services
+    from alerts import lifecycle
     from alerts.models import AlertRule
     from monitoring.store.writer import record_samples
 
@@ -129,7 +129,7 @@ def sweep_cost(rules: int, series: int) -> tuple[float, float]:
         ]
     )
     began = time.perf_counter()
-    services.sweep()
+    lifecycle.sweep()
     sweep_ms = (time.perf_counter() - began) * 1000
     began = time.perf_counter()
     with connection.cursor() as cursor:

@@ -15,7 +15,7 @@ from alerts.models import (
     NotificationChannel,
     Silence,
 )
-from alerts.notifiers import REGISTRY
+from alerts.notifiers import validate_config
 from monitoring.rules import LABEL_RE, NAME_RE
 
 
@@ -36,7 +36,7 @@ class NotificationChannelSerializer(serializers.ModelSerializer):
                 if isinstance(value, str) and value.startswith("•••"):
                     config[key] = self.instance.config.get(key, "")
         try:
-            REGISTRY[kind].validate(config)  # the destination is vetted there (one home)
+            validate_config(kind, config)
         except ValueError as exc:
             raise serializers.ValidationError({"config": str(exc)}) from None
         return attrs

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.choices import Role
-from alerts import services
+from alerts import outbox, services
 from alerts.api.serializers import (
     AcknowledgeSerializer,
     AlertRuleSerializer,
@@ -19,7 +19,7 @@ from alerts.api.serializers import (
     SilenceSerializer,
 )
 from alerts.filters import AlertFilter
-from alerts.models import Alert, AlertRule, MaintenanceWindow, NotificationChannel, Silence
+from alerts.models import Alert, AlertRule, InvalidTransitionError, MaintenanceWindow, NotificationChannel, Silence
 from lib.api import ApiError
 
 
@@ -32,7 +32,7 @@ class NotificationChannelViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: None})
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
-        notification = services.send_test(self.get_object())
+        notification = outbox.send_test(self.get_object())
         return Response(
             {"status": notification.status, "error": notification.last_error, "duration_ms": notification.duration_ms}
         )
@@ -69,7 +69,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body.is_valid(raise_exception=True)
         try:
             alert = fn(self.get_object(), request.user, **body.validated_data)  # type: ignore[operator]
-        except ValueError as exc:
+        except InvalidTransitionError as exc:
             raise ApiError(str(exc), code="invalid_state", status_code=409) from None
         return Response(AlertSerializer(alert).data)
 

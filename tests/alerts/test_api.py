@@ -2,6 +2,7 @@ import time
 
 import pytest
 
+from alerts import lifecycle
 from alerts.models import AlertRule, NotificationChannel
 from monitoring.store.writer import record_samples
 
@@ -74,11 +75,9 @@ def test_rules_crud_and_who_may_change_them(api_as, owner, editor, viewer, outsi
 
 
 def test_alerts_are_listed_acknowledged_and_resolved_through_the_api(api_as, owner, editor, viewer):
-    from alerts import services
-
     rule = AlertRule.objects.create(name="CPU", metric="cpu", critical_threshold=90)
     record_samples([("cpu", {"host": "a"}, time.time(), 95.0)])
-    (alert,) = services.evaluate_rule(rule)
+    (alert,) = lifecycle.evaluate_rule(rule)
     listing = api_as(viewer).get("/api/v1/alerts/", {"state": "firing"}).json()
     assert listing["results"][0]["id"] == alert.id
     assert api_as(viewer).post(f"/api/v1/alerts/{alert.id}/acknowledge/").status_code == 403
@@ -108,11 +107,9 @@ def test_silences_need_matchers_and_an_end_after_the_start(api_as, editor):
 
 
 def test_the_alerts_page_lists_and_editors_acknowledge(client, editor, viewer):
-    from alerts import services
-
     rule = AlertRule.objects.create(name="Disk full", metric="disk", critical_threshold=90)
     record_samples([("disk", {}, time.time(), 99.0)])
-    (alert,) = services.evaluate_rule(rule)
+    (alert,) = lifecycle.evaluate_rule(rule)
     client.force_login(viewer)
     page = client.get("/alerts/")
     assert page.status_code == 200 and b"Disk full" in page.content and b">Acknowledge</button>" not in page.content
@@ -198,11 +195,9 @@ def test_maintenance_windows_through_the_api(api_as, editor, viewer):
 
 
 def test_an_acknowledgement_can_lapse(api_as, editor):
-    from alerts import services
-
     rule = AlertRule.objects.create(name="CPU", metric="cpu", critical_threshold=90)
     record_samples([("cpu", {"host": "a"}, time.time(), 95.0)])
-    (alert,) = services.evaluate_rule(rule)
+    (alert,) = lifecycle.evaluate_rule(rule)
     api = api_as(editor)
     bad = api.post(f"/api/v1/alerts/{alert.id}/acknowledge/", {"expires_in_minutes": -5}, format="json")
     assert bad.status_code == 400 and "expires_in_minutes" in bad.json()["error"]["details"]
@@ -221,3 +216,17 @@ def test_the_rule_admin_edits_conditions_inline_and_previews(client, owner):
     ).content.decode()
     assert "CPU: 1 of 2 series would fire" in answer
     assert client.get("/admin/alerts/maintenancewindow/add/").status_code == 200
+
+
+def test_an_unknown_verb_on_an_alert_answers_400_and_changes_nothing(client, editor):
+    rule = AlertRule.objects.create(name="Disk full", metric="disk", critical_threshold=90)
+    record_samples([("disk", {}, time.time(), 99.0)])
+    (alert,) = lifecycle.evaluate_rule(rule)
+    client.force_login(editor)
+    answer = client.post(f"/alerts/{alert.pk}/silence/", {"comment": "typo"})
+    assert answer.status_code == 400 and b"acknowledge or resolve" in answer.content
+    alert.refresh_from_db()
+    assert alert.state == "firing" and alert.events.count() == 2  # pending, firing: nothing added
+    assert client.post(f"/alerts/{alert.pk}/resolve/").status_code == 302
+    alert.refresh_from_db()
+    assert alert.state == "resolved"

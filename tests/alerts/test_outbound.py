@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts import services
+from alerts import outbox
 from alerts.choices import NotificationStatus
 from alerts.models import NotificationChannel
 from tests.stands import Stand
@@ -19,7 +19,7 @@ def test_a_receiver_redirecting_to_a_refused_address_never_gets_it_a_request(set
     redirecting = Stand("127.0.0.1", redirect_to=f"{refused.url}/latest/meta-data/")
     try:
         channel = NotificationChannel.objects.create(name="ops", kind=kind, config={key: f"{redirecting.url}/hook"})
-        result = services.send_test(channel)
+        result = outbox.send_test(channel)
     finally:
         redirecting.close()
     assert result.status != NotificationStatus.SENT and "answered 302" in result.last_error
@@ -33,8 +33,8 @@ def test_a_rebinding_receiver_name_is_connected_to_at_the_vetted_address_only(se
     channel = NotificationChannel.objects.create(
         name="ops", kind="webhook", config={"url": f"http://rebind.test:{allowed.port}/hook"}
     )
-    first = services.send_test(channel)
-    second = services.send_test(channel)  # the name now answers 127.0.0.2: refused before connecting
+    first = outbox.send_test(channel)
+    second = outbox.send_test(channel)  # the name now answers 127.0.0.2: refused before connecting
     assert first.status == NotificationStatus.SENT
     assert second.status == NotificationStatus.FAILED and "127.0.0.2" in second.last_error
     assert [path for path, _ in allowed.requests] == ["/hook"]
@@ -62,7 +62,7 @@ def test_an_apprise_url_to_a_refused_address_is_refused_at_send(outbound_pair):
     channel = NotificationChannel.objects.create(  # written around the API, e.g. before the rule existed
         name="a", kind="apprise", config={"url": f"json://127.0.0.2:{refused.port}/"}
     )
-    result = services.send_test(channel)
+    result = outbox.send_test(channel)
     channel.refresh_from_db()
     assert result.status == NotificationStatus.FAILED and "cannot be vetted" in result.last_error
     assert not channel.enabled  # a permanent error disables the channel

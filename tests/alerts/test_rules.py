@@ -9,7 +9,7 @@ from datetime import time as clock
 import pytest
 from django.utils import timezone
 
-from alerts import evaluation, services
+from alerts import evaluation, followups, lifecycle, outbox, services
 from alerts.choices import AlertState, NotificationStatus
 from alerts.models import Alert, AlertCondition, AlertRule, MaintenanceWindow, Notification, NotificationChannel
 from monitoring.models import Rollup1m, Series
@@ -44,7 +44,7 @@ def test_all_conditions_must_hold_on_the_same_host():
     for host, (c, load) in {"a": (95, 8), "b": (95, 1), "c": (10, 9)}.items():
         put(c, host=host)
         put(load, metric="load", host=host)
-    services.evaluate_rule(cpu)
+    lifecycle.evaluate_rule(cpu)
     assert firing(cpu) == {"a": "critical"}  # b: load is fine; c: CPU is fine
 
 
@@ -57,7 +57,7 @@ def test_any_condition_fires_at_the_rule_severity():
     put(0, metric="errors", host="b")
     put(10, host="c")
     put(0, metric="errors", host="c")
-    services.evaluate_rule(cpu)
+    lifecycle.evaluate_rule(cpu)
     assert firing(cpu) == {"a": "warning", "b": "critical"}
 
 
@@ -87,13 +87,13 @@ def test_an_anomaly_rule_learns_the_hour_of_day_and_fires_on_the_unusual():
     unusual = rule(name="RPS unusual", kind="anomaly", metric="rps", critical_threshold=None, anomaly_sensitivity=3)
     (verdict,) = evaluation.preview(unusual, now)
     assert verdict["severity"] is None and "same hour on earlier days" in verdict["detail"]
-    assert services.evaluate_rule(unusual, now=now) == []
+    assert lifecycle.evaluate_rule(unusual, now=now) == []
     put(80, metric="rps", ago=0, host="web-1")
-    (alert,) = services.evaluate_rule(unusual, now=timezone.now())
+    (alert,) = lifecycle.evaluate_rule(unusual, now=timezone.now())
     assert alert.state == AlertState.FIRING
     assert re.search(r"\(\+\d+\.\d deviations from baseline (49|50)[.\d]* ± ", alert.summary), alert.summary
     put(51, metric="rps", ago=-1, host="web-1")
-    services.evaluate_rule(unusual, now=timezone.now() + timedelta(seconds=2))
+    lifecycle.evaluate_rule(unusual, now=timezone.now() + timedelta(seconds=2))
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED
 
@@ -103,15 +103,15 @@ def test_an_anomaly_rule_watching_one_direction_ignores_the_other():
     put(20, metric="rps", host="web-1")
     history(Series.objects.get(metric__name="rps"), now, {-1: 50.0})
     drops = rule(name="RPS drop", kind="anomaly", metric="rps", critical_threshold=None, anomaly_direction="below")
-    assert [a.labels for a in services.evaluate_rule(drops, now=now)] == [{"host": "web-1"}]
+    assert [a.labels for a in lifecycle.evaluate_rule(drops, now=now)] == [{"host": "web-1"}]
     spikes = rule(name="RPS spike", kind="anomaly", metric="rps", critical_threshold=None, anomaly_direction="above")
-    assert services.evaluate_rule(spikes, now=now) == []
+    assert lifecycle.evaluate_rule(spikes, now=now) == []
 
 
 def test_an_anomaly_rule_without_history_is_learning_and_quiet():
     put(1e6, metric="rps", host="new")
     unusual = rule(kind="anomaly", metric="rps", critical_threshold=None)
-    assert services.evaluate_rule(unusual) == []
+    assert lifecycle.evaluate_rule(unusual) == []
     assert "learning" in evaluation.preview(unusual, timezone.now())[0]["detail"]
 
 
@@ -122,21 +122,21 @@ def test_keep_firing_for_holds_a_recovered_alert_until_it_stays_recovered():
     cpu = rule(keep_firing_for_seconds=60, window_seconds=300)
     put(95)
     now = timezone.now()
-    (alert,) = services.evaluate_rule(cpu, now=now)
+    (alert,) = lifecycle.evaluate_rule(cpu, now=now)
     put(10, ago=0)
-    services.evaluate_rule(cpu, now=timezone.now())
+    lifecycle.evaluate_rule(cpu, now=timezone.now())
     alert.refresh_from_db()
     assert alert.state == AlertState.FIRING and alert.clear_since is not None
     put(96, ago=-1)  # breaches again: the clock restarts
-    services.evaluate_rule(cpu, now=timezone.now() + timedelta(seconds=2))
+    lifecycle.evaluate_rule(cpu, now=timezone.now() + timedelta(seconds=2))
     alert.refresh_from_db()
     assert alert.state == AlertState.FIRING and alert.clear_since is None
     put(10, ago=-3)
-    services.evaluate_rule(cpu, now=timezone.now() + timedelta(seconds=4))
-    services.evaluate_rule(cpu, now=timezone.now() + timedelta(seconds=30))
+    lifecycle.evaluate_rule(cpu, now=timezone.now() + timedelta(seconds=4))
+    lifecycle.evaluate_rule(cpu, now=timezone.now() + timedelta(seconds=30))
     alert.refresh_from_db()
     assert alert.state == AlertState.FIRING
-    services.evaluate_rule(cpu, now=timezone.now() + timedelta(seconds=70))
+    lifecycle.evaluate_rule(cpu, now=timezone.now() + timedelta(seconds=70))
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED
 
@@ -147,7 +147,7 @@ def test_the_sweep_evaluates_many_rules_and_a_broken_one_does_not_stop_it():
     high = rule(name="high", critical_threshold=90)
     medium = rule(name="medium", critical_threshold=70)
     AlertRule.objects.filter(pk=rule(name="broken").pk).update(aggregation="bogus")
-    assert services.sweep() == 3
+    assert lifecycle.sweep() == 3
     assert firing(high) == {"a": "critical"}
     assert firing(medium) == {"a": "critical", "b": "critical"}
 
@@ -182,9 +182,9 @@ def test_an_active_maintenance_window_keeps_history_but_sends_nothing(receiver):
     )
     put(95)
     put(95, host="web-2")
-    alerts = services.evaluate_rule(cpu)
+    alerts = lifecycle.evaluate_rule(cpu)
     assert {a.labels["host"] for a in alerts if a.state == AlertState.FIRING} == {"web-1", "web-2"}
-    services.deliver_due()
+    outbox.deliver_due()
     assert (
         len(receiver.requests) == 1
         and "host=web-2" in receiver.json()["attachments"][0]["blocks"][1]["fields"][1]["text"]
@@ -198,17 +198,17 @@ def test_an_acknowledgement_stops_reminders_until_it_expires(receiver, editor):
     cpu = rule(repeat_interval_minutes=10)
     cpu.channels.add(slack(receiver))
     put(95)
-    (alert,) = services.evaluate_rule(cpu)
-    services.deliver_due()
+    (alert,) = lifecycle.evaluate_rule(cpu)
+    outbox.deliver_due()
     assert len(receiver.requests) == 1
     services.acknowledge(alert, editor, "on it", expires_in_minutes=30)
     later = timezone.now() + timedelta(minutes=20)
-    assert services.follow_up(later) == 0  # acknowledged: no reminder
-    services.follow_up(later + timedelta(minutes=11))
+    assert followups.follow_up(later) == 0  # acknowledged: no reminder
+    followups.follow_up(later + timedelta(minutes=11))
     alert.refresh_from_db()
     assert alert.state == AlertState.FIRING and alert.acknowledged_by is None
     assert alert.events.last().comment == "acknowledgement expired"
-    services.deliver_due()
+    outbox.deliver_due()
     assert receiver.json()["text"].startswith("[STILL CRITICAL] CPU high")
 
 
@@ -216,13 +216,13 @@ def test_reminders_repeat_once_per_interval(receiver):
     cpu = rule(repeat_interval_minutes=10)
     cpu.channels.add(slack(receiver))
     put(95)
-    services.evaluate_rule(cpu)
+    lifecycle.evaluate_rule(cpu)
     now = timezone.now()
-    assert services.follow_up(now + timedelta(minutes=5)) == 0
-    assert services.follow_up(now + timedelta(minutes=11)) == 1
-    assert services.follow_up(now + timedelta(minutes=12)) == 0  # already reminded for this interval
-    assert services.follow_up(now + timedelta(minutes=22)) == 1
-    services.deliver_due()
+    assert followups.follow_up(now + timedelta(minutes=5)) == 0
+    assert followups.follow_up(now + timedelta(minutes=11)) == 1
+    assert followups.follow_up(now + timedelta(minutes=12)) == 0  # already reminded for this interval
+    assert followups.follow_up(now + timedelta(minutes=22)) == 1
+    outbox.deliver_due()
     kinds = list(Notification.objects.order_by("id").values_list("kind", flat=True))
     assert kinds == ["firing", "reminder", "reminder"]
 
@@ -232,12 +232,12 @@ def test_unacknowledged_alerts_escalate_once_to_the_escalation_channels(receiver
     cpu.channels.add(slack(receiver, "ops", "/ops"))
     cpu.escalation_channels.add(slack(receiver, "managers", "/managers"))
     put(95)
-    (alert,) = services.evaluate_rule(cpu)
+    (alert,) = lifecycle.evaluate_rule(cpu)
     now = timezone.now()
-    assert services.follow_up(now + timedelta(minutes=10)) == 0
-    assert services.follow_up(now + timedelta(minutes=16)) == 1
-    assert services.follow_up(now + timedelta(minutes=30)) == 0
-    services.deliver_due()
+    assert followups.follow_up(now + timedelta(minutes=10)) == 0
+    assert followups.follow_up(now + timedelta(minutes=16)) == 1
+    assert followups.follow_up(now + timedelta(minutes=30)) == 0
+    outbox.deliver_due()
     assert [r["path"] for r in receiver.requests] == ["/ops", "/managers"]
     assert receiver.json()["text"].startswith("[ESCALATED CRITICAL] CPU high")
     assert "escalated to managers" in [e.comment for e in alert.events.all()]
@@ -247,9 +247,9 @@ def test_acknowledged_alerts_do_not_escalate(receiver, editor):
     cpu = rule(escalate_after_minutes=15)
     cpu.escalation_channels.add(slack(receiver, "managers"))
     put(95)
-    (alert,) = services.evaluate_rule(cpu)
+    (alert,) = lifecycle.evaluate_rule(cpu)
     services.acknowledge(alert, editor)
-    assert services.follow_up(timezone.now() + timedelta(hours=1)) == 0
+    assert followups.follow_up(timezone.now() + timedelta(hours=1)) == 0
 
 
 # Grouping -------------------------------------------------------------------------------------
@@ -261,8 +261,8 @@ def test_alerts_that_fire_together_go_out_as_one_message(receiver, smtp_sink):
     cpu.channels.add(NotificationChannel.objects.create(name="mail", kind="email", config={"to": ["ops@example.com"]}))
     for host in ("a", "b", "c"):
         put(95, host=host)
-    services.evaluate_rule(cpu)
-    services.deliver_due()
+    lifecycle.evaluate_rule(cpu)
+    outbox.deliver_due()
     assert len(receiver.requests) == 1 and len(smtp_sink) == 1
     text = receiver.json()["text"]
     assert text.startswith("[CRITICAL] CPU high (3 alerts)")
@@ -278,14 +278,14 @@ def test_group_by_splits_messages_and_grouping_can_be_turned_off(receiver):
     cpu.channels.add(slack(receiver))
     for host, dc in (("a", "east"), ("b", "east"), ("c", "west")):
         put(95, host=host, dc=dc)
-    services.evaluate_rule(cpu)
-    services.deliver_due()
+    lifecycle.evaluate_rule(cpu)
+    outbox.deliver_due()
     texts = sorted(_json(r)["text"].split(":")[0] for r in receiver.requests)
     assert texts == ["[CRITICAL] CPU high", "[CRITICAL] CPU high (2 alerts)"]
     loose = rule(name="loose", group_notifications=False)
     loose.channels.add(slack(receiver, "loose"))
-    services.evaluate_rule(loose)
-    services.deliver_due()
+    lifecycle.evaluate_rule(loose)
+    outbox.deliver_due()
     assert len(receiver.requests) == 2 + 3
 
 
@@ -300,13 +300,13 @@ def test_a_failed_group_is_retried_together(receiver):
     cpu.channels.add(slack(receiver))
     put(95, host="a")
     put(95, host="b")
-    services.evaluate_rule(cpu)
+    lifecycle.evaluate_rule(cpu)
     receiver.statuses = [500]
-    services.deliver_due()
+    outbox.deliver_due()
     rows = list(Notification.objects.all())
     assert {(n.status, n.attempts) for n in rows} == {("pending", 1)}
     Notification.objects.update(next_attempt_at=timezone.now())
-    services.deliver_due()
+    outbox.deliver_due()
     assert len(receiver.requests) == 2 and "(2 alerts)" in receiver.json()["text"]
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
 
@@ -315,4 +315,4 @@ def test_a_rule_watches_every_series_of_its_metric_not_just_the_first_page():
     now = time.time()
     record_samples([("cpu", {"host": f"h{i:04d}"}, now - 1, 10.0) for i in range(700)])
     put(99, host="h0699")
-    assert [a.labels["host"] for a in services.evaluate_rule(rule())] == ["h0699"]
+    assert [a.labels["host"] for a in lifecycle.evaluate_rule(rule())] == ["h0699"]

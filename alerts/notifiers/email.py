@@ -1,0 +1,42 @@
+"""Email notifications: a text and an HTML part, over the configured SMTP server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from alerts.choices import ChannelKind
+from alerts.notifiers.base import Event, Notifier, NotifierError
+
+if TYPE_CHECKING:
+    from alerts.models import Notification
+
+
+class EmailNotifier(Notifier):
+    kind = ChannelKind.EMAIL
+    required = ("to",)
+
+    @classmethod
+    def validate(cls, config: dict[str, Any]) -> dict[str, Any]:
+        super().validate(config)
+        to = config["to"]
+        if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
+            raise ValueError("`to` must be a list of email addresses")
+        return config
+
+    def notify(self, event: Event, notification: Notification) -> None:
+        context = {"event": event}
+        message = EmailMultiAlternatives(
+            subject=event.title,
+            body=render_to_string("alerts/email/notification.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=self.config["to"],
+        )
+        message.attach_alternative(render_to_string("alerts/email/notification.html", context), "text/html")
+        try:
+            message.send()
+        except OSError as exc:
+            raise NotifierError(f"SMTP: {type(exc).__name__}") from None

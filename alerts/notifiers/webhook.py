@@ -1,0 +1,30 @@
+"""Webhook notifications: the event as JSON, HMAC-SHA256 signed when the channel has a secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import TYPE_CHECKING
+
+import orjson
+
+from alerts.choices import ChannelKind
+from alerts.notifiers.base import Event, Notifier, post
+
+if TYPE_CHECKING:
+    from alerts.models import Notification
+
+
+class WebhookNotifier(Notifier):
+    kind = ChannelKind.WEBHOOK
+    required = ("url",)
+    url_field = "url"
+
+    def notify(self, event: Event, notification: Notification) -> None:
+        body = orjson.dumps(event.as_dict())
+        headers = {"Content-Type": "application/json"}
+        secret = self.config.get("secret")
+        if secret:
+            digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-Seismo-Signature"] = f"sha256={digest}"
+        post(self.config["url"], body, headers)

@@ -1,0 +1,58 @@
+"""Every link in every notification starts with SEISMO_PUBLIC_URL (not the listen address)."""
+
+import json
+import time
+
+import pytest
+
+from alerts import lifecycle, outbox
+from alerts.models import AlertRule, NotificationChannel
+from monitoring.store.writer import record_samples
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = "https://seismo.example.com"
+
+
+@pytest.fixture
+def public_url(settings):
+    # The Dockerfile's listen address: before the fix, every link pointed at it.
+    settings.SEISMO_HOST, settings.SEISMO_PORT = "0.0.0.0", 8000
+    settings.SEISMO_PUBLIC_URL = PUBLIC
+
+
+def fire(*channels: NotificationChannel) -> int:
+    rule = AlertRule.objects.create(name="CPU high", metric="cpu", critical_threshold=90)
+    rule.channels.add(*channels)
+    record_samples([("cpu", {"host": "web-1"}, time.time() - 1, 95.0)])
+    (alert,) = lifecycle.evaluate_rule(rule)
+    outbox.deliver_due()
+    return alert.pk
+
+
+def test_slack_and_webhook_messages_link_to_the_public_url(public_url, receiver):
+    slack = NotificationChannel.objects.create(name="s", kind="slack", config={"webhook_url": receiver.url + "/s"})
+    hook = NotificationChannel.objects.create(name="w", kind="webhook", config={"url": receiver.url + "/w"})
+    pk = fire(slack, hook)
+    bodies = {r["path"]: json.loads(r["body"]) for r in receiver.requests}
+    buttons = [e for b in bodies["/s"]["attachments"][0]["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [button["url"] for button in buttons] == [f"{PUBLIC}/alerts/#alert-{pk}"]
+    assert bodies["/w"]["url"] == f"{PUBLIC}/alerts/#alert-{pk}"
+    assert [a["url"] for a in bodies["/w"]["alerts"]] == [f"{PUBLIC}/alerts/#alert-{pk}"]
+    assert "0.0.0.0" not in str(receiver.requests)
+
+
+def test_email_links_to_the_public_url(public_url, smtp_sink):
+    mail = NotificationChannel.objects.create(name="m", kind="email", config={"to": ["ops@example.com"]})
+    pk = fire(mail)
+    (envelope,) = smtp_sink
+    content = envelope.content.decode()
+    assert f"Open: {PUBLIC}/alerts/#alert-{pk}" in content  # the text part
+    assert f'href="{PUBLIC}/alerts/#alert-{pk}"' in content  # the HTML part
+    assert "0.0.0.0" not in content
+
+
+def test_a_test_message_links_to_the_public_alerts_page(public_url, receiver):
+    hook = NotificationChannel.objects.create(name="w", kind="webhook", config={"url": receiver.url})
+    assert outbox.send_test(hook).status == "sent"
+    assert receiver.json()["url"] == f"{PUBLIC}/alerts/"
