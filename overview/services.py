@@ -84,7 +84,9 @@ def recent_events(limit: int = 10) -> list[dict[str, Any]]:
         events.append(
             {
                 "kind": kind,
-                "text": str(row),
+                # An alert reads as its rule's name with its labels as chips, never a dict.
+                "text": row.rule.name if isinstance(row, Alert) else str(row),
+                "labels": getattr(row, "labels", None) if isinstance(row, Alert) else None,
                 "state": getattr(row, "state", getattr(row, "status", "")),
                 "when": next((s for s in stamps if s), None),
             }

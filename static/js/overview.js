@@ -6,7 +6,7 @@
 
   function show(card, ts, value) {
     const out = card.querySelector(".card-value");
-    out.textContent = SeismoWidgets.fmt(value);
+    out.textContent = SeismoFormat.value(value, card.dataset.unit);
     out.dataset.value = String(value);
     const points = history.get(card);
     points.push([ts, value]);

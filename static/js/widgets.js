@@ -9,18 +9,10 @@
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
   const PALETTE = ["--accent", "--ok", "--warn", "--bad", "--c5", "--c6"];
 
-  function fmt(value, unit) {
-    if (value === null || value === undefined || Number.isNaN(value)) return "—";
-    const abs = Math.abs(value);
-    let text;
-    if (abs >= 1e9) text = (value / 1e9).toFixed(2) + "G";
-    else if (abs >= 1e6) text = (value / 1e6).toFixed(2) + "M";
-    else if (abs >= 1e4) text = (value / 1e3).toFixed(1) + "k";
-    else if (abs >= 100) text = value.toFixed(0);
-    else if (abs >= 1) text = value.toFixed(2);
-    else text = value.toPrecision(3);
-    return unit ? text + " " + unit : text;
-  }
+  // Numbers read the same on every page: static/js/format.js, by the widget's unit (or the one
+  // its metric's name implies).
+  const fmt = (value, unit) => SeismoFormat.value(value, unit);
+  const unitFor = (config) => SeismoFormat.unitOf(config.metric, (config.options || {}).unit);
 
   function toEpoch(ts) {
     if (typeof ts === "number") return ts > 1e12 ? ts / 1000 : ts;
@@ -123,7 +115,7 @@
           label: (prev ? "previous · " : "") + labelText(s.labels),
           stroke: css(PALETTE[(prev ? i - this.series.length : i) % PALETTE.length]),
           width: 1.5, dash: prev ? [6, 4] : undefined, spanGaps: true,
-          value: (u, v) => fmt(v, this.config.options.unit),
+          value: (u, v) => fmt(v, unitFor(this.config)),
         };
       }));
       const thresholds = (this.config.thresholds || []).slice().sort((a, b) => a.value - b.value);
@@ -138,7 +130,7 @@
         } } },
         axes: [
           { stroke: css("--muted"), grid: { stroke: css("--border") } },
-          { stroke: css("--muted"), grid: { stroke: css("--border") }, values: (u, vals) => vals.map((v) => fmt(v)) },
+          { stroke: css("--muted"), grid: { stroke: css("--border") }, values: SeismoFormat.axis(unitFor(this.config)) },
         ],
         cursor: { drag: { x: true, y: false, setScale: false } },
         hooks: {
@@ -213,7 +205,7 @@
       this.body.replaceChildren();
       const value = document.createElement("output");
       value.className = "stat-value " + levelFor(last, this.config.thresholds);
-      value.textContent = fmt(last, this.config.options.unit);
+      value.textContent = fmt(last, unitFor(this.config));
       value.dataset.value = last === null ? "" : String(last);
       this.body.appendChild(value);
       if (points.length > 1) this.body.appendChild(sparkline(points));
@@ -255,7 +247,7 @@
       this.body.appendChild(svg);
       const value = document.createElement("output");
       value.className = "stat-value gauge-value " + levelFor(last, this.config.thresholds);
-      value.textContent = fmt(last, this.config.options.unit);
+      value.textContent = fmt(last, unitFor(this.config));
       value.dataset.value = last === null ? "" : String(last);
       this.body.appendChild(value);
     }
@@ -279,7 +271,7 @@
       for (const r of rows) {
         const tr = tbody.insertRow();
         tr.insertCell().textContent = key && r.labels[key] !== undefined ? r.labels[key] : labelText(r.labels);
-        const cell = tr.insertCell(); cell.textContent = fmt(r.value, this.config.options.unit);
+        const cell = tr.insertCell(); cell.textContent = fmt(r.value, unitFor(this.config));
         cell.className = levelFor(r.value, this.config.thresholds);
       }
       this.body.replaceChildren(table);

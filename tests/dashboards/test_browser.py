@@ -98,7 +98,7 @@ def test_a_user_watches_the_overview_and_builds_a_dashboard(open_page, editor):
             return cpu.get_attribute("data-value") == str(value)
 
         wait_until(shown, timeout=15, interval=0.3)
-    assert cpu.inner_text() == "57.25"
+    assert cpu.inner_text() == "57.3%"  # the formatter: one decimal from 10 up, the unit after
     page.screenshot(path=str(SHOTS / "01-overview.png"), full_page=True)
 
     # Create a dashboard.

@@ -26,7 +26,7 @@ def test_the_overview_shows_components_cards_alerts_and_events(viewer):
     for name in ("Database", "Redis", "Worker", "Beat", "Stream"):
         assert name in html
     for title in ("CPU", "Memory", "Request rate", "p95 latency", "Error rate", "DB connections", "Cache hit ratio"):
-        assert f'<span class="card-title">{title}</span>' in html
+        assert f'">{title}</a>' in html  # each card's title opens its metric in Explore
     assert "Firing alerts" in html and "Recent events" in html
 
 
@@ -100,4 +100,4 @@ def test_firing_alerts_and_recent_events_cost_the_same_queries_for_one_or_many_a
         assert len(render()) == 2
     fire(5)
     with django_assert_num_queries(3):
-        assert "rule 5 {} [firing]" in render()
+        assert "rule 5" in render()
