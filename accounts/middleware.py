@@ -17,8 +17,9 @@ from django.shortcuts import render
 from accounts.roles import role_of
 
 # Paths that answer without a session: probes, login, static files, the API and the admin
-# (both authenticate themselves), and /metrics (token or allowlist, checked in its view).
-PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/accounts/login/", "/static/", "/api/", "/admin/")
+# (both authenticate themselves), /metrics (token or allowlist, checked in its view) and the
+# OTLP door (bearer token, checked in its view).
+PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/accounts/login/", "/static/", "/api/", "/admin/", "/otlp/")
 
 
 class LoginRequiredMiddleware:

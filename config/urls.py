@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from lib.api import ApiRootView
 from monitoring import views as monitoring_views
+from monitoring.intake import views as intake_views
 
 api_v1 = [
     path("", ApiRootView.as_view(), name="api-root"),
@@ -22,7 +23,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/write", intake_views.remote_write, name="remote-write"),
     path("api/v1/", include(api_v1)),
+    path("otlp/v1/metrics", intake_views.otlp_metrics, name="otlp-metrics"),
+    path("otlp/v1/traces", intake_views.otlp_traces, name="otlp-traces"),
+    path("targets/", monitoring_views.targets_page, name="targets"),
     path("dashboards/", include("dashboards.urls")),
     path("alerts/", include("alerts.urls")),
     path("loadtest/", include("loadtest.urls")),

@@ -1,7 +1,10 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from monitoring.models import Collector, DailySummary, IngestKey, Metric, Series
+from monitoring.models import MASK, Collector, DailySummary, IngestKey, Metric, ScrapeTarget, Series
 
 
 @admin.register(IngestKey)
@@ -75,3 +78,35 @@ class DailySummaryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class ScrapeTargetForm(forms.ModelForm):
+    """Secrets are shown masked; a masked value sent back keeps the stored one."""
+
+    url = forms.URLField(max_length=500, assume_scheme="http", help_text="http(s)://host:port/metrics")
+
+    class Meta:
+        model = ScrapeTarget
+        fields = ["name", "url", "interval_seconds", "timeout_seconds", "labels", "auth", "sample_limit", "enabled"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["auth"] = self.instance.masked_auth()
+
+    def clean_auth(self) -> Any:
+        auth = self.cleaned_data.get("auth") or {}
+        if isinstance(auth, dict) and self.instance.pk:
+            for key, value in list(auth.items()):
+                if value == MASK:
+                    auth[key] = self.instance.auth.get(key, "")
+        return auth
+
+
+@admin.register(ScrapeTarget)
+class ScrapeTargetAdmin(admin.ModelAdmin):
+    form = ScrapeTargetForm
+    list_display = ["name", "url", "interval_seconds", "enabled", "health", "last_scrape", "last_error"]
+    list_filter = ["enabled", "health"]
+    search_fields = ["name", "url"]
+    readonly_fields = ["health", "last_scrape", "last_duration_seconds", "last_samples", "last_error", "created_at"]

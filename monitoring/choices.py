@@ -46,3 +46,11 @@ FAMILY_TOPIC = {
     Family.CELERY: "basic-metrics",
     Family.CUSTOM: "basic-metrics",
 }
+
+
+class Health(models.TextChoices):
+    """A scrape target's state after its last scrape (Prometheus' target health)."""
+
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+    UNKNOWN = "unknown", "Unknown"

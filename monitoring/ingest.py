@@ -10,21 +10,24 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from lib.api import ApiError
 from monitoring.choices import FAMILY_TOPIC, Family
+from monitoring.intake import guard
+from monitoring.intake.columns import Columns, KeyCache
 from monitoring.models import Metric
 from monitoring.rules import MAX_FUTURE_SECONDS, METRIC_NAME_RULE, NAME_RE, label_problem
-from monitoring.store.series import labels_key
-from monitoring.store.writer import Row, store_rows
+from monitoring.store.series import labels_key, resolve_series
+from monitoring.store.writer import Row, store_columns, store_rows
 
 TS_RULE = "ts must be RFC 3339 or epoch seconds"
 
@@ -214,4 +217,123 @@ def accept(
     rows, errors = check_rows(samples, now)
     result = _write(rows, topic)
     result.rejected = errors
+    return result
+
+
+# --- Columns: the high-volume doors (remote-write, OTLP, scrapes) ---------------------------
+
+# The NaN bit pattern Prometheus writes when a series ends (a stale marker): not a value to
+# store and not an error — the series simply stops having samples.
+STALE_NAN_BITS = 0x7FF0000000000002
+VALUE_RULE = "value must be a finite number (NaN and ±Inf are refused)"
+
+
+@dataclass
+class ColumnsResult:
+    """What a columns batch came to: samples stored, and samples refused by reason."""
+
+    accepted: int = 0
+    # reason → samples refused for it; a series' reason names the series.
+    refused: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def refused_count(self) -> int:
+        return sum(self.refused.values())
+
+    def refuse(self, reason: str, samples: int) -> None:
+        if samples:
+            self.refused[reason] = self.refused.get(reason, 0) + samples
+
+    def messages(self, limit: int = 20) -> list[str]:
+        return [f"{reason} ({n} samples)" for reason, n in list(self.refused.items())[:limit]]
+
+
+def series_text(name: str, labels: dict[str, str]) -> str:
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{inner}}}"
+
+
+def _resolve_keys(missing: list[Hashable], columns: Columns, source: str, cache: KeyCache) -> None:
+    """Decode, check and resolve series keys this process has not seen; answers go to ``cache``."""
+    refused: dict[Hashable, str] = {}
+    wanted: dict[tuple[str, str], dict[str, str]] = {}
+    identity_of: dict[Hashable, tuple[str, str]] = {}
+    for key in missing:
+        try:
+            name, labels = columns.decode(key)
+        except (ValueError, KeyError) as exc:
+            refused[key] = str(exc)
+            continue
+        if not NAME_RE.match(name):
+            refused[key] = f"{name[:100]!r}: {METRIC_NAME_RULE}"
+            continue
+        problem = label_problem(labels) if labels else None
+        if problem:
+            refused[key] = f"{series_text(name, {})[:-2]}: {problem[1]}"
+            continue
+        identity = (name, labels_key(labels) if labels else "{}")
+        wanted[identity] = labels
+        identity_of[key] = identity
+    admitted = guard.admit(source, list(wanted))
+    for key, identity in list(identity_of.items()):
+        if identity not in admitted:
+            refused[key] = f"{series_text(identity[0], wanted[identity])}: {guard.reason(source)}"
+            del identity_of[key]
+    ids = resolve_series({identity: wanted[identity] for identity in set(identity_of.values())})
+    cache.put(
+        {key: ids[identity] for key, identity in identity_of.items()},
+        refused,
+        {ids[identity]: (identity[0], wanted[identity]) for identity in identity_of.values()},
+    )
+
+
+def accept_columns(
+    columns: Columns, *, source: str, topic: str, cache: KeyCache, now: float | None = None
+) -> ColumnsResult:
+    """The rules of ``accept`` for a columns batch: valid samples are stored — once per series
+    and timestamp, so a resent batch stores nothing twice — and the rest counted by reason.
+
+    Known series cost a dictionary lookup each; checks on values and timestamps are vectorised.
+    """
+    result = ColumnsResult()
+    keys = columns.keys
+    if not len(columns):
+        return result
+    get = cache.ids.get
+    ids = np.fromiter((get(key, 0) for key in keys), dtype=np.int64, count=len(keys))
+    if not ids.all():
+        unknown = [keys[i] for i in np.flatnonzero(ids == 0).tolist()]
+        missing = [key for key in dict.fromkeys(unknown) if key not in cache.refused]
+        if missing:
+            _resolve_keys(missing, columns, source, cache)
+            ids = np.fromiter((get(key, 0) for key in keys), dtype=np.int64, count=len(keys))
+        per_key = np.bincount(columns.series_index, minlength=len(keys))
+        for i in np.flatnonzero(ids == 0).tolist():
+            result.refuse(cache.refused.get(keys[i], "refused"), int(per_key[i]))
+    disabled = disabled_metrics.get()
+    if disabled:
+        described = cache.described
+        for i, sid in enumerate(ids.tolist()):
+            if sid and described[sid][0] in disabled:
+                result.refuse(f"metric {described[sid][0]} is disabled", int((columns.series_index == i).sum()))
+                ids[i] = 0
+    sample_ids = ids[columns.series_index]
+    values = columns.values
+    ts_ms = columns.ts_ms
+    limits = _Limits(time.time() if now is None else now)
+    keep = sample_ids > 0
+    finite = np.isfinite(values)
+    stale = values.view(np.uint64) == STALE_NAN_BITS
+    too_new = ts_ms > limits.newest * 1000
+    too_old = ts_ms < limits.oldest * 1000
+    result.refuse(VALUE_RULE, int((keep & ~finite & ~stale).sum()))
+    result.refuse(f"ts is more than {MAX_FUTURE_SECONDS // 60} minutes ahead", int((keep & finite & too_new).sum()))
+    result.refuse(f"ts is older than the {limits.days}-day retention", int((keep & finite & too_old).sum()))
+    keep &= finite & ~too_new & ~too_old
+    if not keep.any():
+        return result
+    series_ids = sample_ids[keep]
+    with transaction.atomic():
+        store_columns(series_ids, ts_ms[keep] * 1000, values[keep], topic, cache.described)
+    result.accepted = len(series_ids)
     return result

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from accounts.models import hash_token
-from monitoring.choices import Family, Kind
+from monitoring.choices import Family, Health, Kind
 
 INGEST_KEY_PREFIX = "ssi_"
 
@@ -191,3 +193,89 @@ class Collector(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_family_display()} ({'on' if self.enabled else 'off'})"
+
+
+MASK = "•••"
+
+
+class ScrapeTarget(models.Model):
+    """An endpoint serving Prometheus text or OpenMetrics that Seismo scrapes (pull).
+
+    Its samples carry ``job`` (the name) and ``instance`` (host:port), as Prometheus' do."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="The job label of everything scraped here.")
+    url = models.URLField(max_length=500, help_text="http(s)://host:port/metrics")
+    interval_seconds = models.PositiveIntegerField(default=15)
+    timeout_seconds = models.PositiveIntegerField(default=10)
+    labels = models.JSONField(default=dict, blank=True, help_text="Extra labels on every series of this target.")
+    # {"bearer": "…"} or {"username": "…", "password": "…"}; masked whenever read back.
+    auth = models.JSONField(default=dict, blank=True)
+    sample_limit = models.PositiveIntegerField(
+        default=50_000, help_text="A scrape serving more samples fails (like Prometheus' sample_limit)."
+    )
+    enabled = models.BooleanField(default=True)
+    health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN, editable=False)
+    last_scrape = models.DateTimeField(null=True, blank=True, editable=False)
+    last_duration_seconds = models.FloatField(null=True, blank=True, editable=False)
+    last_samples = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def instance(self) -> str:
+        parts = urlsplit(self.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = parts.hostname or ""
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
+    def source(self) -> str:
+        """This target's name for the cardinality guard."""
+        return f"scrape:{self.name}"
+
+    def clean(self) -> None:
+        from monitoring.intake.targets import validate_target  # intake imports models: avoid the cycle
+
+        validate_target(self)
+
+    def masked_auth(self) -> dict[str, str]:
+        return {key: (MASK if key in ("bearer", "password") and value else value) for key, value in self.auth.items()}
+
+    def record_scrape(self, *, at: datetime, duration: float, samples: int, error: str = "", note: str = "") -> None:
+        """Remember a scrape's outcome (the /targets/ page and the API read these): down when it
+        failed (``error``), up otherwise; ``note`` says what an up scrape could not store."""
+        self.health = Health.DOWN if error else Health.UP
+        self.last_scrape, self.last_duration_seconds, self.last_samples = at, duration, samples
+        self.last_error = (error or note)[:2000]
+        ScrapeTarget.objects.filter(pk=self.pk).update(
+            health=self.health,
+            last_scrape=at,
+            last_duration_seconds=duration,
+            last_samples=samples,
+            last_error=self.last_error,
+        )
+
+
+class SourceSeries(models.Model):
+    """A series a source (ingest key, scrape target, OTLP sender) has written: the cardinality
+    guard counts these per source, and lets a source's known series through at any count."""
+
+    source = models.CharField(max_length=200)
+    # metric name + canonical labels (the series identity), known before the series exists.
+    series_key = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # The guard asks "which of these keys does this source already have" and counts by source.
+            models.UniqueConstraint(fields=["source", "series_key"], name="source_series_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.series_key}"

@@ -40,6 +40,12 @@ def _schedule() -> dict[str, dict[str, Any]]:
     schedule["rollup-hours"] = {"task": "monitoring.tasks.rollup_hours", "schedule": 600.0}
     schedule["retention"] = {"task": "monitoring.tasks.retention", "schedule": 3600.0}
     schedule["daily-summary"] = {"task": "monitoring.tasks.daily_summary", "schedule": 3600.0}
+    schedule["scrape"] = {
+        "task": "monitoring.tasks.scrape",
+        "schedule": float(settings.SCRAPE_WINDOW_SECONDS),
+        # A window that could not start in time is planned by the next one (nothing is skipped).
+        "options": {"expires": settings.SCRAPE_WINDOW_SECONDS},
+    }
     return schedule
 
 
@@ -52,6 +58,13 @@ def collect(tier: str) -> int:
     from monitoring.collectors import collect_tier
 
     return collect_tier(tier)
+
+
+@shared_task(ignore_result=True)
+def scrape() -> int:
+    from monitoring.intake.scrape import scrape_due
+
+    return len(scrape_due(settings.SCRAPE_WINDOW_SECONDS))
 
 
 @shared_task(ignore_result=True)

@@ -4,10 +4,12 @@ import hmac
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from lib.api import error_body
 from monitoring import health
+from monitoring.models import ScrapeTarget
 
 
 @never_cache
@@ -43,3 +45,14 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
     from monitoring.exposition import render_exposition
 
     return HttpResponse(render_exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def targets_page(request: HttpRequest) -> HttpResponse:
+    """Scrape targets and their health, like Prometheus' /targets (HTMX refreshes the table)."""
+    targets = list(ScrapeTarget.objects.all())
+    for target in targets:
+        target.job = target.labels.get("job", target.name)
+        target.extra_labels = sorted((k, v) for k, v in target.labels.items() if k not in ("job", "instance"))
+    context = {"targets": targets, "up": sum(1 for t in targets if t.health == "up")}
+    template = "monitoring/partials/targets.html" if request.htmx else "monitoring/targets.html"
+    return render(request, template, context)

@@ -30,10 +30,13 @@ ARTIFACTS = BASE_DIR / "test-artifacts"
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> None:
     """Series ids and partitions cached by an earlier test may belong to rolled-back rows."""
+    from monitoring.intake import doors, scrape
     from monitoring.store import partitions, series
 
     series.series_cache.clear()
     partitions.known_partitions.clear()
+    doors.clear_caches()
+    scrape.forget_targets()
 
 
 @pytest.fixture(autouse=True)

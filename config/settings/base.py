@@ -310,6 +310,18 @@ LOGGING = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024  # ingest enforces its own, smaller limit first
 INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=8 * 1024 * 1024)
 INGEST_MAX_SAMPLES = env.int("INGEST_MAX_SAMPLES", default=10_000)
+# The doors other systems use (remote-write, OTLP, scrapes; README "Monitor your systems").
+# Largest request body remote-write and OTLP accept (compressed, as sent); decompressed bodies
+# are capped separately at 64 MiB.
+INTAKE_MAX_BYTES = env.int("INTAKE_MAX_BYTES", default=10 * 1024 * 1024)
+# Series one source (ingest key, scrape target, OTLP sender) may create; past it new ones are refused.
+INTAKE_MAX_SERIES_PER_SOURCE = env.int("INTAKE_MAX_SERIES_PER_SOURCE", default=100_000)
+# OTLP resource attributes (besides service.*) that become labels, e.g. host.name,deployment.environment.
+OTLP_RESOURCE_LABELS = env.list("OTLP_RESOURCE_LABELS", default=[])
+# Largest scrape body read from a target (decompressed).
+SCRAPE_MAX_BYTES = env.int("SCRAPE_MAX_BYTES", default=32 * 1024 * 1024)
+# Beat plans scrapes this many seconds at a time (each target keeps its own interval inside).
+SCRAPE_WINDOW_SECONDS = env.int("SCRAPE_WINDOW_SECONDS", default=10)
 SEISMO_RETENTION_RAW_DAYS = env.int("SEISMO_RETENTION_RAW_DAYS", default=30)
 SEISMO_RETENTION_1M_DAYS = env.int("SEISMO_RETENTION_1M_DAYS", default=183)
 SEISMO_RETENTION_1H_DAYS = env.int("SEISMO_RETENTION_1H_DAYS", default=730)

@@ -1,6 +1,10 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from monitoring.api import views
+from monitoring.api import targets, views
+
+router = SimpleRouter()
+router.register("scrape-targets", targets.ScrapeTargetViewSet)
 
 urlpatterns = [
     path("ingest/", views.IngestView.as_view(), name="api-ingest"),
@@ -8,4 +12,5 @@ urlpatterns = [
     path("series/", views.SeriesListView.as_view(), name="api-series"),
     path("query/", views.QueryView.as_view(), name="api-query"),
     path("export/", views.ExportView.as_view(), name="api-export"),
+    *router.urls,
 ]

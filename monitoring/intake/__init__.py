@@ -1,0 +1,1 @@
+"""The doors other systems send metrics through: Prometheus remote-write, OTLP, scrapes."""

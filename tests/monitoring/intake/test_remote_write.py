@@ -1,0 +1,128 @@
+import math
+import struct
+import time
+
+import cramjam
+import pytest
+from django.test import Client
+
+from monitoring.intake import remote_write
+from monitoring.models import Series, SourceSeries
+from tests.monitoring.intake.conftest import stored
+
+pytestmark = pytest.mark.django_db
+
+HEADERS = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
+
+
+def post(body: bytes, token: str | None) -> object:
+    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in HEADERS.items() if k != "Content-Type"}
+    if token:
+        extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return Client().post("/api/v1/write", body, content_type="application/x-protobuf", **extra)
+
+
+def now_ms(offset_s: float = 0) -> int:
+    return int((time.time() - 60 + offset_s) * 1000)
+
+
+def test_a_write_request_is_stored_with_its_labels_and_timestamps(ingest_key):
+    t = now_ms()
+    body = remote_write.encode(
+        [
+            ({"__name__": "node_load1", "job": "node", "instance": "a:9100"}, [(0.5, t), (0.75, t + 15000)]),
+            ({"__name__": "node_load1", "job": "node", "instance": "b:9100"}, [(2.0, t)]),
+        ]
+    )
+    response = post(body, ingest_key)
+    assert response.status_code == 204
+    assert stored("node_load1", instance="a:9100") == [(t / 1000, 0.5), ((t + 15000) / 1000, 0.75)]
+    assert stored("node_load1", instance="b:9100") == [(t / 1000, 2.0)]
+    assert Series.objects.get(labels__instance="b:9100").labels == {"job": "node", "instance": "b:9100"}
+
+
+def test_a_resent_request_stores_nothing_twice(ingest_key):
+    t = now_ms()
+    body = remote_write.encode([({"__name__": "up", "job": "x"}, [(1.0, t), (1.0, t + 1000)])])
+    assert post(body, ingest_key).status_code == 204
+    assert post(body, ingest_key).status_code == 204
+    more = remote_write.encode([({"__name__": "up", "job": "x"}, [(1.0, t + 1000), (0.0, t + 2000)])])
+    assert post(more, ingest_key).status_code == 204
+    assert [v for _, v in stored("up", job="x")] == [1.0, 1.0, 0.0]
+
+
+def test_an_invalid_name_is_refused_with_a_400_and_the_valid_series_are_stored(ingest_key):
+    t = now_ms()
+    body = remote_write.encode(
+        [({"__name__": "good_metric"}, [(1.0, t)]), ({"__name__": "bad-metric"}, [(1.0, t)]), ({"job": "x"}, [(2, t)])]
+    )
+    response = post(body, ingest_key)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "2 samples refused, 1 stored" in error["message"]
+    assert any("bad-metric" in reason for reason in error["details"]["reasons"])
+    assert any("no __name__" in reason for reason in error["details"]["reasons"])
+    assert stored("good_metric") == [(t / 1000, 1.0)]
+
+
+def test_nan_and_inf_are_refused_but_a_stale_marker_is_simply_not_stored(ingest_key):
+    t = now_ms()
+    stale = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
+    ok = remote_write.encode([({"__name__": "m_stale"}, [(1.0, t), (stale, t + 1000)])])
+    assert post(ok, ingest_key).status_code == 204
+    assert stored("m_stale") == [(t / 1000, 1.0)]
+    bad = remote_write.encode([({"__name__": "m_nan"}, [(math.nan, t), (math.inf, t + 1), (3.0, t + 2)])])
+    response = post(bad, ingest_key)
+    assert response.status_code == 400
+    assert "NaN" in response.json()["error"]["message"]
+    assert [v for _, v in stored("m_nan")] == [3.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"definitely not snappy", "snappy"),
+        (bytes(cramjam.snappy.compress_raw(b"\x0a\xff\xff\xff\x0f trunc")), "protobuf"),
+        (remote_write.encode([({"__name__": "m"}, [(1.0, 1)])])[:-3], "snappy"),
+        (b"", "snappy"),
+    ],
+)
+def test_undecodable_bodies_answer_400_with_the_reason(ingest_key, body, reason):
+    response = post(body, ingest_key)
+    assert response.status_code == 400
+    assert reason in response.json()["error"]["message"]
+
+
+def test_a_50_mb_body_answers_413(ingest_key):
+    response = post(b"\0" * (50 * 1024 * 1024), ingest_key)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
+def test_outsiders_and_viewers_are_turned_away(outsider, viewer):
+    from accounts.models import ApiToken
+
+    body = remote_write.encode([({"__name__": "m_auth"}, [(1.0, now_ms())])])
+    assert post(body, None).status_code == 401
+    assert post(body, "ssi_not-a-key").status_code == 401
+    _, outsider_token = ApiToken.issue(outsider, "t")
+    assert post(body, outsider_token).status_code == 403
+    _, viewer_token = ApiToken.issue(viewer, "t")
+    assert post(body, viewer_token).status_code == 403
+    assert stored("m_auth") == []
+
+
+def test_past_the_series_limit_new_series_are_refused_and_known_ones_keep_flowing(ingest_key, settings):
+    settings.INTAKE_MAX_SERIES_PER_SOURCE = 2
+    t = now_ms()
+    first = remote_write.encode([({"__name__": "m_card", "i": str(i)}, [(1.0, t)]) for i in range(2)])
+    assert post(first, ingest_key).status_code == 204
+    more = remote_write.encode([({"__name__": "m_card", "i": str(i)}, [(2.0, t + 1000)]) for i in range(4)])
+    response = post(more, ingest_key)
+    assert response.status_code == 400
+    assert "series limit reached" in response.json()["error"]["message"]
+    assert len(stored("m_card")) == 4  # two series, two samples each
+    assert SourceSeries.objects.filter(source="remote_write:key:prometheus").count() == 2
+    from monitoring.intake import guard
+
+    assert guard.refused_totals()["remote_write:key:prometheus"] >= 2
