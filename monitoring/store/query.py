@@ -101,6 +101,9 @@ def query(
         raise ApiError("`from` must be before `to`.", details={"field": "from"})
     series = list(series_matching(metric, matchers)[:MAX_SERIES_PER_QUERY])
     if not series:
+        if agg in _QUANTILE:
+            # A Prometheus histogram lives as <metric>_bucket{le=…}: quantiles come from its buckets.
+            return histogram_quantiles(metric, matchers, start, end, step, _QUANTILE[agg])
         return []
     tier = choose_tier(start, end)
     step = pick_step(start, end, tier, step)
@@ -138,6 +141,74 @@ def _bucketed(
         )
         for sid, b, value in cursor.fetchall():
             out.setdefault(sid, []).append([b.timestamp(), None if value is None else float(value)])
+    return out
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """``histogram_quantile``: the q-quantile of (upper bound, cumulative count) buckets,
+    interpolated linearly inside the bucket it falls in (as Prometheus does)."""
+    buckets = sorted(buckets)
+    if not buckets or not math.isinf(buckets[-1][0]):
+        return None
+    total = buckets[-1][1]
+    if total <= 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for index, (bound, count) in enumerate(buckets):
+        if count >= rank:
+            if math.isinf(bound):
+                return buckets[index - 1][0] if index else None
+            if index == 0 and bound <= 0:
+                return bound
+            if count == below:
+                return bound
+            return lower + (bound - lower) * (rank - below) / (count - below)
+        lower, below = bound, count
+    return None
+
+
+def histogram_quantiles(
+    metric: str, matchers: dict[str, str] | None, start: datetime, end: datetime, step: int | None, q: float
+) -> list[dict[str, Any]]:
+    """Per step, the q-quantile of the observations a histogram's buckets counted in that step
+    (the increase of each cumulative bucket since the step before), one series per label set."""
+    buckets = list(series_matching(f"{metric}_bucket", matchers)[:MAX_SERIES_PER_QUERY])
+    groups: dict[str, tuple[dict[str, str], list[tuple[float, int]]]] = {}
+    for series in buckets:
+        labels = {k: v for k, v in series.labels.items() if k != "le"}
+        try:
+            bound = float(series.labels.get("le", ""))
+        except ValueError:
+            continue
+        key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode()
+        groups.setdefault(key, (labels, []))[1].append((bound, series.id))
+    if not groups:
+        return []
+    tier = choose_tier(start, end)
+    step = pick_step(start, end, tier, step)
+    ids = [sid for _, members in groups.values() for _, sid in members]
+    # One step earlier too: the first step's increase is measured from it.
+    last = _bucketed(tier, ids, start - timedelta(seconds=step), end, step, "last")
+    out = []
+    for labels, members in groups.values():
+        by_step: dict[float, dict[float, float]] = {}
+        for bound, sid in members:
+            for ts, value in last.get(sid, []):
+                by_step.setdefault(ts, {})[bound] = value
+        points: list[list[float | None]] = []
+        previous: dict[float, float] = {}
+        for ts in sorted(by_step):
+            counts = by_step[ts]
+            # A bucket that went down was reset (the target restarted): its count starts over.
+            increase = [
+                (bound, count - previous[bound] if previous.get(bound, math.inf) <= count else count)
+                for bound, count in counts.items()
+            ]
+            previous.update(counts)
+            if ts + step > start.timestamp():  # a step overlapping the range
+                points.append([ts, bucket_quantile(q, increase)])
+        out.append({"labels": labels, "points": points})
     return out
 
 
