@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("alerts.api.urls")),
     path("", include("dashboards.api.urls")),
     path("loadtest/", include("loadtest.api.urls")),
+    path("", include("audit.api.urls")),
 ]
 
 urlpatterns = [

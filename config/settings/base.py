@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "loadtest",
     "overview",
     "explore",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -291,6 +293,28 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     # Health probes come over plain HTTP from the orchestrator.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# Audit trail (audit/): which models' changes are recorded, and for how long.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+AUDIT_MODELS = [
+    "auth.User",
+    "auth.Group",
+    "accounts.ApiToken",
+    "accounts.IngestKey",
+    "monitoring.IngestKey",
+    "monitoring.Metric",
+    "monitoring.ScrapeTarget",
+    "alerts.AlertRule",
+    "alerts.AlertCondition",
+    "alerts.NotificationChannel",
+    "alerts.Silence",
+    "alerts.MaintenanceWindow",
+    "dashboards.Dashboard",
+    "dashboards.Widget",
+    "loadtest.Scenario",
+    "checks.Check",
+    "checks.StatusPage",
+]
 
 # Logging ---------------------------------------------------------------------------------
 LOGGING = {
