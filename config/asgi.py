@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from accounts.middleware import TokenAuthMiddlewareStack  # noqa: E402
+from checks.asgi import StatusPageApp  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
 # Everything imported so far lives as long as the process: keep it out of the collector's
@@ -21,7 +22,8 @@ gc.set_threshold(50_000, 20, 20)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Public status pages are answered from Redis before Django (anonymous, no database).
+        "http": StatusPageApp(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

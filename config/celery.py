@@ -26,7 +26,7 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     from importlib import import_module
 
     schedule: dict[str, dict[str, Any]] = {}
-    for app_name in ("monitoring", "alerts", "dashboards", "loadtest", "audit"):
+    for app_name in ("monitoring", "alerts", "dashboards", "loadtest", "audit", "checks"):
         try:
             module = import_module(f"{app_name}.tasks")
         except ModuleNotFoundError:

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from checks import urls as checks_urls
 from lib.api import ApiRootView
 from monitoring import views as monitoring_views
 from monitoring.intake import views as intake_views
@@ -14,6 +15,7 @@ api_v1 = [
     path("", include("dashboards.api.urls")),
     path("loadtest/", include("loadtest.api.urls")),
     path("", include("audit.api.urls")),
+    path("", include("checks.api.urls")),
 ]
 
 urlpatterns = [
@@ -33,6 +35,8 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
     path("loadtest/", include("loadtest.urls")),
     path("explore/", include("explore.urls")),
+    path("checks/", include("checks.urls")),
+    path("ping/", include(checks_urls.ping_urlpatterns)),
     path("", include("overview.urls")),
 ]
 

@@ -26,7 +26,7 @@ from accounts.choices import ROLE_RANK, Role
 from accounts.roles import role_of
 from lib.realtime import last_payloads, missed_payloads, topic_group, watch_series
 from lib.streamcodec import Encoder
-from monitoring import health
+from monitoring import health, topics
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ TOPIC_ROLES: dict[str, Role] = {
     "basic-metrics": Role.VIEWER,
     "alert": Role.VIEWER,
     "loadtest-progress": Role.VIEWER,
+    topics.CHECKS: Role.VIEWER,
 }
 
 _status_cache: dict[str, Any] = {"at": 0.0, "value": None}

@@ -16,9 +16,10 @@ NETWORK: Final = "network-metrics"
 BASIC: Final = "basic-metrics"  # Celery and ingested (custom) metrics
 ALERT: Final = "alert"
 LOADTEST_PROGRESS: Final = "loadtest-progress"
+CHECKS: Final = "checks"  # check results and state changes (checks.services.publish)
 
 # Topics that carry metric batches: a dashboard's live widgets follow all of these.
 METRIC_TOPICS: Final = (SYSTEM, DATABASE, CACHE, NETWORK, BASIC)
 # Every named topic; ``series:<metric>{labels}`` topics come on top (lib.realtime.series_topic).
-ALL: Final = (*METRIC_TOPICS, ALERT, LOADTEST_PROGRESS)
+ALL: Final = (*METRIC_TOPICS, ALERT, LOADTEST_PROGRESS, CHECKS)
 SERIES_PREFIX: Final = "series:"

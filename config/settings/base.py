@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "overview",
     "explore",
     "audit",
+    "checks",
 ]
 
 MIDDLEWARE = [
@@ -235,6 +236,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two apps have a `state` field; each choice set gets its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "CheckStateEnum": "checks.choices.CheckState",
+        "AlertStateEnum": "alerts.choices.AlertState",
+    },
 }
 
 # Email -----------------------------------------------------------------------------------
@@ -269,6 +275,14 @@ def _public_url(host: str, port: int) -> str:
 SEISMO_PUBLIC_URL = env.str("SEISMO_PUBLIC_URL", default="").rstrip("/") or _public_url(SEISMO_HOST, SEISMO_PORT)
 # Token for scraping /metrics (besides logged-in users); empty = users and tokens only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Availability checks and status pages ------------------------------------------------------
+# Run the check scheduler inside each Celery worker (off for workers that must not probe).
+CHECKS_SCHEDULER = env.bool("CHECKS_SCHEDULER", default=True)
+# Anonymous requests per client address and minute a status page answers before 429.
+STATUS_PAGE_RATE_LIMIT = env.int("STATUS_PAGE_RATE_LIMIT", default=300)
+# How long "no such status page" is remembered (so unknown slugs cost the database once).
+STATUS_PAGE_MISSING_TTL_SECONDS = 60
 
 # Security --------------------------------------------------------------------------------
 # Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; others' is ignored.

@@ -1,0 +1,34 @@
+"""The create/edit form: the model's own help texts explain each field; ``Check.clean()`` is
+the validation (the same the API and the admin use)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from checks.models import Check
+
+
+class CheckForm(forms.ModelForm):
+    class Meta:
+        model = Check
+        fields = [
+            "name",
+            "kind",
+            "target",
+            "interval_seconds",
+            "timeout_seconds",
+            "retries",
+            "expect",
+            "request",
+            "degraded_ms",
+            "grace_seconds",
+            "sla_target",
+            "group",
+            "channels",
+            "enabled",
+        ]
+        widgets = {
+            "expect": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+            "request": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+            "channels": forms.CheckboxSelectMultiple,
+        }
