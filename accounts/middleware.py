@@ -18,7 +18,8 @@ from accounts.roles import role_of
 
 # Paths that answer without a session: probes, login, static files, the API and the admin
 # (both authenticate themselves), /metrics (token or allowlist, checked in its view), the
-# OTLP door (bearer token, checked in its view), heartbeat pings (the URL's uuid is the credential) and published status pages (anonymous by design).
+# OTLP door (bearer token, checked in its view), heartbeat pings (the URL's uuid is the
+# credential) and published status pages (anonymous by design).
 PUBLIC_PREFIXES = (
     "/healthz",
     "/readyz",
