@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from accounts.models import USER_TOKEN_PREFIX, ApiToken, hash_token
+from accounts.models import USER_TOKEN_PREFIX, ApiToken, IngestKey, hash_token
 
 
 class IngestPrincipal:
@@ -37,8 +37,6 @@ def user_for_token(raw: str) -> Any | None:
         if token and token.user.is_active and not token.expired:
             return token.user
         return None
-    from monitoring.models import IngestKey
-
     key = IngestKey.lookup(raw)
     return IngestPrincipal(key) if key else None
 

@@ -14,6 +14,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.authentication import IngestPrincipal, user_for_token
 from accounts.roles import role_of
 
 # Paths that answer without a session: probes, login, static files, the API and the admin
@@ -59,8 +60,6 @@ class QueryTokenAuthMiddleware(BaseMiddleware):
             query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
             raw = (query.get("token") or [""])[0]
             if raw:
-                from accounts.authentication import IngestPrincipal, user_for_token
-
                 principal = await sync_to_async(user_for_token)(raw)
                 # Ingest keys may only ingest: they cannot open the stream.
                 if principal is not None and not isinstance(principal, IngestPrincipal):

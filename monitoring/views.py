@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from accounts.authentication import IngestPrincipal, user_for_token
 from lib.api import error_body
 from monitoring import health
 from monitoring.models import ScrapeTarget
@@ -32,8 +33,6 @@ def _metrics_allowed(request: HttpRequest) -> bool:
     raw = header[7:]
     if settings.METRICS_TOKEN and hmac.compare_digest(raw, settings.METRICS_TOKEN):
         return True
-    from accounts.authentication import IngestPrincipal, user_for_token
-
     principal = user_for_token(raw)
     return principal is not None and not isinstance(principal, IngestPrincipal)
 

@@ -2,23 +2,22 @@ import re
 
 import pytest
 
-from accounts.models import hash_token
-from monitoring.models import IngestKey
+from accounts.models import IngestKey, hash_token
 
 pytestmark = pytest.mark.django_db
 
 
 def test_an_admin_creates_an_ingest_key_and_sees_it_once(client, owner):
     client.force_login(owner)
-    response = client.post("/admin/monitoring/ingestkey/add/", {"name": "web-01", "is_active": "on"}, follow=True)
+    response = client.post("/admin/accounts/ingestkey/add/", {"name": "web-01", "is_active": "on"}, follow=True)
     assert response.status_code == 200
     shown = re.search(r"(ssi_[A-Za-z0-9_\-]+)", response.content.decode())
     assert shown, "the raw key is shown to the admin who created it"
     key = IngestKey.objects.get(name="web-01")
     assert key.key_hash == hash_token(shown.group(1))
-    page = client.get(f"/admin/monitoring/ingestkey/{key.pk}/change/").content.decode()
+    page = client.get(f"/admin/accounts/ingestkey/{key.pk}/change/").content.decode()
     assert shown.group(1) not in page  # never shown again
-    client.post(f"/admin/monitoring/ingestkey/{key.pk}/change/", {"name": "web-01-renamed"})
+    client.post(f"/admin/accounts/ingestkey/{key.pk}/change/", {"name": "web-01-renamed"})
     key.refresh_from_db()
     assert key.name == "web-01-renamed" and key.key_hash == hash_token(shown.group(1))
 

@@ -3,7 +3,8 @@ import time
 import pytest
 from django.db import connection
 
-from monitoring.models import IngestKey, Metric, Series
+from accounts.models import IngestKey
+from monitoring.models import Metric, Series
 from monitoring.signals import samples_ingested
 
 pytestmark = pytest.mark.django_db

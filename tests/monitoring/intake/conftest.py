@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from monitoring.models import IngestKey
+from accounts.models import IngestKey
 
 
 @pytest.fixture
