@@ -315,7 +315,6 @@ AUDIT_MODELS = [
     "auth.Group",
     "accounts.ApiToken",
     "accounts.IngestKey",
-    "monitoring.IngestKey",
     "monitoring.Metric",
     "monitoring.ScrapeTarget",
     "alerts.AlertRule",
