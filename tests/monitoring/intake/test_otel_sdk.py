@@ -10,8 +10,8 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 
-from accounts.models import ApiToken
-from monitoring.models import IngestKey, Series
+from accounts.models import ApiToken, IngestKey
+from monitoring.models import Series
 from tests.conftest import wait_until
 from tests.monitoring.intake.conftest import stored
 

@@ -9,8 +9,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
+from accounts.models import IngestKey
 from monitoring.intake.otlp import metric_name
-from monitoring.models import IngestKey
 from monitoring.store.query import bucket_quantile
 from tests.monitoring.intake.conftest import stored
 
