@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from config.services import ServiceError, check_data_dir, ensure_embedded, stop_embedded
+from lib.secretfile import write_secret_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -147,9 +148,7 @@ def local_defaults(directory: Path) -> None:
     check_data_dir(directory)
     if not os.environ.get("SECRET_KEY"):
         key_file = directory / "secret-key.txt"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(50))
-            key_file.chmod(0o600)
+        write_secret_file(key_file, secrets.token_urlsafe(50))  # kept if it exists; 0600 from the start
         os.environ["SECRET_KEY"] = key_file.read_text().strip()
 
 

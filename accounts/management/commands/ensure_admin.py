@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from lib.secretfile import write_secret_file
+
 
 class Command(BaseCommand):
     help = "Create the admin user if there is none (prints a generated password once)."
@@ -33,9 +35,7 @@ class Command(BaseCommand):
         if user is None and not user_model.objects.filter(is_superuser=True).exists():
             password = secrets.token_urlsafe(12)
             user_model.objects.create_superuser(username=username, email=email, password=password)
-            secret_file.parent.mkdir(parents=True, exist_ok=True)
-            secret_file.write_text(f"{username}\n{password}\n")
-            secret_file.chmod(0o600)
+            write_secret_file(secret_file, f"{username}\n{password}\n", replace=True)
             self.stdout.write(f"Created admin user {username!r} with password {password}")
             self.stdout.write(f"(printed once; also stored in {secret_file})")
             return
