@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 
 import httpx
 import numpy as np
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-from lib.outbound import OutboundRefusedError, check_url
+from lib import outbound
 from lib.redis import get_redis
 from lib.redis import key as redis_key
 from monitoring import ingest, topics
@@ -134,17 +134,8 @@ async def fetch(client: httpx.AsyncClient, target: ScrapeTarget) -> tuple[str, s
                 raise ScrapeError(f"body is not valid text: {exc}") from None
             return text, content_type
     except httpx.HTTPError as exc:
-        reason = _refusal(exc)
+        reason = outbound.refusal_reason(exc)
         raise ScrapeError(reason or f"{type(exc).__name__}: {exc or 'connection failed'}") from None
-
-
-def _refusal(exc: BaseException) -> str | None:
-    current: BaseException | None = exc
-    while current is not None:
-        if isinstance(current, OutboundRefusedError):
-            return str(current)
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _columns(
@@ -221,10 +212,7 @@ async def scrape_one(client: httpx.AsyncClient, target: ScrapeTarget, store: obj
     body: tuple[str, str] | None = None
     error = ""
     try:
-        await asyncio.to_thread(check_url, target.url)  # outbound rules as they stand now
         body = await asyncio.wait_for(fetch(client, target), timeout=target.timeout_seconds)
-    except OutboundRefusedError as exc:
-        error = str(exc)
     except TimeoutError:
         error = f"context deadline exceeded: no answer within {target.timeout_seconds} s"
     except ScrapeError as exc:
@@ -251,9 +239,10 @@ async def run_window(targets: list[ScrapeTarget], start: float, seconds: float) 
 
 
 def async_client() -> httpx.AsyncClient:
-    # Redirects are never followed: a target answers itself or fails. Each scrape has its own
-    # deadline (asyncio.wait_for); this is only a backstop.
-    return httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=httpx.Timeout(300.0))
+    """The outbound client: every connection goes to the address the outbound rules vetted
+    (resolved once, pinned, Host header kept); redirects are never followed. Each scrape has
+    its own deadline (asyncio.wait_for); the client's timeout is only a backstop."""
+    return outbound.async_http_client(follow_redirects=False, timeout=httpx.Timeout(300.0))
 
 
 PLANNED_KEY = "scrape:planned-until"
@@ -282,7 +271,9 @@ def scrape_due(seconds: float) -> dict[int, str]:
         return {}
     start, end = window
     try:
-        return asyncio.run(run_window(targets, start, end - start))
+        # async_to_sync, not asyncio.run: the storing (sync_to_async, thread-sensitive) then runs
+        # in this very thread, on its database connection.
+        return async_to_sync(run_window)(targets, start, end - start)
     finally:
         close_old_connections()
 
@@ -294,4 +285,4 @@ def scrape_now(target: ScrapeTarget) -> str:
         async with async_client() as client:
             return await scrape_one(client, target, sync_to_async(store_scrape, thread_sensitive=True))
 
-    return asyncio.run(once())
+    return async_to_sync(once)()
