@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 SLACK_MAX_ITEMS = 20
 
 
+def escape(text: str) -> str:
+    """Slack's control characters in message text (https://api.slack.com/reference/surfaces/formatting):
+    a label value like ``<!channel>`` or ``<https://evil|click>`` shows as typed, never as a mention or link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class SlackNotifier(Notifier):
     kind = ChannelKind.SLACK
     required = ("webhook_url",)
@@ -22,12 +28,13 @@ class SlackNotifier(Notifier):
 
     def notify(self, event: Event, notification: Notification) -> None:
         value = "—" if event.value is None else f"{event.value:g}"
-        labels = ", ".join(f"{k}={v}" for k, v in sorted(event.labels.items())) or "—"
+        labels = escape(", ".join(f"{k}={v}" for k, v in sorted(event.labels.items()))) or "—"
+        title, summary = escape(event.title), escape(event.summary)
         blocks: list[dict[str, Any]] = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{event.title}*\n{event.summary}"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{summary}"}},
         ]
         if len(event.items) > 1:
-            lines = [f"• {item.summary}" for item in event.items[:SLACK_MAX_ITEMS]]
+            lines = [f"• {escape(item.summary)}" for item in event.items[:SLACK_MAX_ITEMS]]
             if len(event.items) > SLACK_MAX_ITEMS:
                 lines.append(f"… and {len(event.items) - SLACK_MAX_ITEMS} more")
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
@@ -47,5 +54,5 @@ class SlackNotifier(Notifier):
                 "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": event.url}],
             }
         )
-        body = {"text": f"{event.title}: {event.summary}", "attachments": [{"color": event.colour, "blocks": blocks}]}
+        body = {"text": f"{title}: {summary}", "attachments": [{"color": event.colour, "blocks": blocks}]}
         post(self.config["webhook_url"], orjson.dumps(body), {"Content-Type": "application/json"})

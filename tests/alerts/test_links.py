@@ -56,3 +56,17 @@ def test_a_test_message_links_to_the_public_alerts_page(public_url, receiver):
     hook = NotificationChannel.objects.create(name="w", kind="webhook", config={"url": receiver.url})
     assert outbox.send_test(hook).status == "sent"
     assert receiver.json()["url"] == f"{PUBLIC}/alerts/"
+
+
+def test_slack_text_from_labels_and_names_is_escaped(receiver):
+    slack = NotificationChannel.objects.create(name="s", kind="slack", config={"webhook_url": receiver.url + "/s"})
+    rule = AlertRule.objects.create(name="CPU <b> & co", metric="cpu", critical_threshold=90)
+    rule.channels.add(slack)
+    record_samples([("cpu", {"host": "<!channel>", "link": "<https://evil.example|click>"}, time.time() - 1, 95.0)])
+    lifecycle.evaluate_rule(rule)
+    outbox.deliver_due()
+    raw = receiver.requests[-1]["body"].decode()
+    body = json.loads(raw)
+    assert "<!channel>" not in raw and "<https://evil" not in raw
+    texts = json.dumps(body)
+    assert "&lt;!channel&gt;" in texts and "CPU &lt;b&gt; &amp; co" in body["text"]
