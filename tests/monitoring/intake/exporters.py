@@ -91,3 +91,52 @@ def relay(upstream: str = "", body: bytes | None = None) -> Iterator[tuple[str, 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def start_prometheus(
+    tmp_path: Path, scrape_target: str, remote_write: str | None = None, token: str = ""
+) -> tuple[Process, int]:
+    """A real Prometheus on loopback scraping ``scrape_target`` every second (and remote-writing)."""
+    port = free_port()
+    config = [
+        "global:",
+        "  scrape_interval: 1s",
+        "  scrape_timeout: 1s",
+        "scrape_configs:",
+        "  - job_name: node",
+        "    static_configs:",
+        f"      - targets: ['{scrape_target}']",
+    ]
+    if remote_write:
+        config += [
+            "remote_write:",
+            f"  - url: {remote_write}",
+            "    authorization:",
+            f"      credentials: {token}",
+            "    queue_config:",
+            "      batch_send_deadline: 1s",
+            "      min_backoff: 200ms",
+            "      max_backoff: 1s",
+        ]
+    (tmp_path / "prometheus.yml").write_text("\n".join(config) + "\n")
+    process = Process(
+        f"prometheus-{port}",
+        [
+            PROMETHEUS,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=info",
+        ],
+        child_env(),
+    )
+
+    def ready() -> bool:
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2).status == 200
+        except OSError:
+            return not process.alive()
+
+    wait_until(ready, timeout=30)
+    assert process.alive(), process.output()
+    return process, port
