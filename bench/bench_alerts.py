@@ -16,9 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from django.contrib.auth.models import User
 from django.db import connection
 
+from accounts.models import ApiToken
+from alerts import lifecycle
+from alerts.models import AlertRule, NotificationChannel
 from bench.common import Result
+from monitoring.store.writer import record_samples
+from tests.conftest import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,12 +61,6 @@ def _spawn(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def mttd(trials: int) -> tuple[list[float], int]:
-    from django.contrib.auth.models import User
-
-    from accounts.models import ApiToken
-    from alerts.models import AlertRule, NotificationChannel
-    from tests.conftest import free_port
-
     server, arrivals = _receiver()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     channel = NotificationChannel.objects.create(name=f"bench-{time.time()}", kind="slack", config={"webhook_url": url})
@@ -115,10 +115,6 @@ def mttd(trials: int) -> tuple[list[float], int]:
 
 
 def sweep_cost(rules: int, series: int) -> tuple[float, float]:
-    from alerts import lifecycle
-    from alerts.models import AlertRule
-    from monitoring.store.writer import record_samples
-
     now = time.time()
     metrics = 10
     record_samples((f"bench_sweep_{i % metrics}", {"s": str(i)}, now - 5, float(i % 100)) for i in range(series))

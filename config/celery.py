@@ -54,6 +54,7 @@ class HeartbeatScheduler(PersistentScheduler):
 
         now = time.time()
         if now - self._last_beat >= settings.BEAT_HEARTBEAT_SECONDS / 2:
+            # Here, not at the top: config/__init__ imports this module before settings exist.
             from lib.redis import get_redis, key
 
             try:

@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.conftest import free_port
+
 
 class Receiver:
     def __init__(self) -> None:
@@ -62,8 +64,6 @@ def smtp_sink(settings) -> Iterator[list]:
         async def handle_DATA(self, server, session, envelope):
             received.append(envelope)
             return "250 OK"
-
-    from tests.conftest import free_port
 
     port = free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
