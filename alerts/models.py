@@ -24,6 +24,7 @@ from alerts.choices import (
     RuleKind,
     Severity,
 )
+from lib.crypto import EncryptedJSONField
 from monitoring.choices import Aggregation
 
 COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -44,7 +45,7 @@ class NotificationChannel(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=ChannelKind.choices)
-    config = models.JSONField(default=dict)
+    config = EncryptedJSONField(default=dict)  # holds webhook URLs, HMAC secrets, Apprise tokens
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -285,6 +285,8 @@ STATUS_PAGE_RATE_LIMIT = env.int("STATUS_PAGE_RATE_LIMIT", default=300)
 STATUS_PAGE_MISSING_TTL_SECONDS = 60
 
 # Security --------------------------------------------------------------------------------
+# Fernet keys for secrets at rest (lib/crypto.py), newest first; empty: a key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; others' is ignored.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Login throttling (accounts/throttle.py): failures per username and address, per address.
