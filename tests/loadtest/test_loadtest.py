@@ -330,7 +330,14 @@ def test_an_emergency_stop_and_a_safety_limit_stop_every_process(target):
     run = LoadTestRun.objects.create(scenario=scn, config={k: getattr(scn, k) for k in services.CONFIG_FIELDS})
     from lib.redis import get_redis
 
-    threading.Timer(2.0, lambda: get_redis().set(services._stop_key(run.pk), 1, ex=60)).start()
+    def stop_once_requests_arrive() -> None:
+        # Stop only after the target has seen requests: child processes may start slowly on a busy machine.
+        deadline = time.monotonic() + 50
+        while not target.log and time.monotonic() < deadline:
+            time.sleep(0.05)
+        get_redis().set(services._stop_key(run.pk), 1, ex=60)
+
+    threading.Thread(target=stop_once_requests_arrive, daemon=True).start()
     stopped = services.execute_run(run.pk)
     assert stopped.status == RunStatus.STOPPED and stopped.stop_reason == "stopped by a user"
     assert stopped.processes == 2 and stopped.requests == len(target.log) > 0
