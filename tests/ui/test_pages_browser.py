@@ -1,0 +1,167 @@
+"""Every page in real Chromium, in light and dark, at 1280x720 and at phone width: no console
+errors, no sideways scrolling, visible keyboard focus; an alert's page draws its timeline and
+its chart with the thresholds. Screenshots go to test-artifacts/ui/."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from alerts import lifecycle, services
+from alerts.models import Alert, AlertRule
+from dashboards.models import Dashboard
+from monitoring.store.writer import record_samples
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+SHOTS = ARTIFACTS / "ui"
+# How far the page scrolls sideways, and the first elements that stick out (outside any element
+# that scrolls by itself, like a wide table on a phone).
+WIDER_THAN_THE_SCREEN = """(() => {
+  const clipped = (e) => { for (let p = e.parentElement; p; p = p.parentElement)
+    if (getComputedStyle(p).overflowX !== "visible") return true; return false; };
+  const out = [...document.querySelectorAll("body *")]
+    .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !clipped(e))
+    .slice(0, 4).map((e) => e.tagName + "#" + e.id + "." + e.className);
+  const widest = [...document.querySelectorAll("body *")].map((e) => [Math.round(e.getBoundingClientRect().right),
+    e.tagName + "#" + e.id + "." + e.className, getComputedStyle(e).overflowX, getComputedStyle(e).position])
+    .sort((a, b) => b[0] - a[0]).slice(0, 6);
+  return [document.documentElement.scrollWidth - window.innerWidth, out, document.body.scrollWidth, widest];
+})()"""
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
+
+
+@pytest.fixture
+def chromium(live_server_asgi: str) -> Iterator[tuple[Any, str]]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser, f"http://{live_server_asgi}"
+        finally:
+            browser.close()
+
+
+def _session(browser: Any, base: str, username: str, **options: Any) -> tuple[Any, list[str]]:
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 720}, **options})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", f"pw-{username}")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return page, errors
+
+
+def _incident(editor: Any) -> Alert:
+    rule = AlertRule.objects.create(
+        name="Disk full", metric="ui_disk_used_percent", critical_threshold=90, warning_threshold=80
+    )
+    now = time.time()
+    record_samples([("ui_disk_used_percent", {"host": "web1"}, now - 600 + i * 20, 70.0 + i) for i in range(30)])
+    (alert,) = lifecycle.evaluate_rule(rule)
+    if alert.state == "pending":
+        alert.fire(timezone.now())
+    services.acknowledge(alert, editor, "on it")
+    return Alert.objects.get(pk=alert.pk)
+
+
+def test_an_alert_page_shows_its_timeline_and_its_chart_with_thresholds(chromium, editor):
+    browser, base = chromium
+    alert = _incident(editor)
+    page, errors = _session(browser, base, "editor")
+    page.click("nav >> text=Alerts")
+    page.click(f"#alert-{alert.pk} a:has-text('Disk full')")
+    page.wait_for_url(f"**/alerts/{alert.pk}/")
+    page.wait_for_selector('#alert-chart[data-loaded="true"][data-thresholds="2"] canvas')
+    states = page.locator("#timeline .state-badge").all_inner_texts()
+    assert states[:3] == ["Pending", "Firing", "Acknowledged"]
+    assert "on it" in page.inner_text("#timeline")
+    page.screenshot(path=str(SHOTS / "alert-detail.png"), full_page=True)
+    # Resolve from the page: the timeline gains its last step, by this user.
+    page.fill(".actions input[name=comment]", "freed space")
+    page.click("button:has-text('Resolve')")
+    page.wait_for_selector("#timeline li.resolved")
+    assert "by editor" in page.inner_text("#timeline li.resolved")
+    # The filter bar: changing a filter applies it and keeps it in the address.
+    page.goto(f"{base}/alerts/")
+    page.select_option("#f-state", "resolved")
+    page.wait_for_url("**state=resolved**")
+    page.check("input[name=since][value='24h']")
+    page.wait_for_url("**since=24h**")
+    assert page.locator("#alert-history tbody tr").count() == 1
+    assert errors == []
+
+
+def test_every_page_in_light_and_dark_at_desktop_and_phone_width(chromium, editor):
+    browser, base = chromium
+    alert = _incident(editor)
+    board = Dashboard.objects.get(default_key="system")
+    widget = board.widgets.first()
+    pages = {
+        "overview": "/",
+        "dashboards": "/dashboards/",
+        "dashboard": f"/dashboards/{board.pk}/",
+        "widget-history": f"/dashboards/{board.pk}/widgets/{widget.pk}/",
+        "explore-empty": "/explore/",
+        "explore": "/explore/?m0=ui_disk_used_percent&l0.host=web1",
+        "alerts": "/alerts/",
+        "alert": f"/alerts/{alert.pk}/",
+        "loadtest": "/loadtest/",
+    }
+    for scheme in ("light", "dark"):
+        for width, height, tag in ((1280, 720, "desktop"), (390, 844, "phone")):
+            page, errors = _session(
+                browser, base, "editor", color_scheme=scheme, viewport={"width": width, "height": height}
+            )
+            background = "rgb(17, 20, 24)" if scheme == "dark" else "rgb(246, 247, 249)"
+            for name, path in pages.items():
+                page.goto(base + path)
+                page.wait_for_load_state("load")
+                # Charts and lists that load after the page: wait until none is busy.
+                page.wait_for_function("!document.querySelector('[aria-busy=\\'true\\']')")
+                page.wait_for_timeout(200)
+                assert page.evaluate("getComputedStyle(document.body).backgroundColor") == background, name
+                overflow = page.evaluate(WIDER_THAN_THE_SCREEN)
+                assert overflow[0] <= 1, (name, tag, overflow)
+                page.screenshot(path=str(SHOTS / f"{name}-{scheme}-{tag}.png"), full_page=True)
+            assert errors == [], (scheme, tag)
+            page.context.close()
+
+
+def test_keyboard_users_reach_the_controls_and_see_where_focus_is(chromium, editor):
+    browser, base = chromium
+    page, errors = _session(browser, base, "editor")
+    page.goto(f"{base}/explore/")
+    seen = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        info = page.evaluate(
+            "(() => { const e = document.activeElement; const s = getComputedStyle(e);"
+            " return [e.id || e.className || e.tagName, s.outlineStyle, s.outlineWidth]; })()"
+        )
+        seen.append(info[0])
+        assert info[1] != "none" and info[2] != "0px", info
+        if info[0] == "metric-0":
+            break
+    assert "metric-0" in seen and "theme-toggle" in seen
+    # The theme toggle works from the keyboard and sticks across pages.
+    page.focus("#theme-toggle")
+    page.keyboard.press("Enter")  # system -> light
+    page.keyboard.press("Enter")  # light -> dark
+    page.goto(f"{base}/alerts/")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(17, 20, 24)"
+    assert errors == []
