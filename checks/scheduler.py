@@ -93,7 +93,9 @@ class Scheduler:
             raise
 
     async def attempt(self, spec: Spec, request: dict[str, Any]) -> None:
-        self.done.append((spec.id, *await run_probe(spec, request)))
+        result, at = await run_probe(spec, request)
+        # Looked up only now: a flush during the attempt replaced the list.
+        self.done.append((spec.id, result, at))
         self.attempts += 1
 
 
