@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import weakref
 from typing import Any
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connections
 from django.http.request import split_domain_port, validate_host
 
 from checks.statuspage import MISSING, cache_key, rate_key
@@ -26,14 +28,24 @@ HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"),
+    (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
 ]
+
+
+def _build(slug: str) -> bytes:
+    """Build a page from the database on a worker thread, leaving no connection behind."""
+    from checks.statuspage import refresh  # the page builder needs the ORM: loaded on first use
+
+    try:
+        return refresh(slug)
+    finally:
+        connections.close_all()
 
 
 class StatusPageApp:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.clients: dict[int, aioredis.Redis] = {}
+        self.clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         match = PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
@@ -69,9 +81,7 @@ class StatusPageApp:
             return
         if body is None:
             # Not in Redis (first visit after a flush): build it once from the database.
-            from checks.statuspage import refresh  # the page builder needs the ORM: loaded on first use
-
-            body = await sync_to_async(refresh, thread_sensitive=False)(match.group(1))
+            body = await sync_to_async(_build, thread_sensitive=False)(match.group(1))
         if body == MISSING:
             await self._answer(send, 404, b"No such status page.\n", started)
             return
@@ -82,7 +92,7 @@ class StatusPageApp:
 
     def _redis(self) -> aioredis.Redis:
         """One client per event loop (a client is bound to the loop it first ran on)."""
-        loop = id(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         client = self.clients.get(loop)
         if client is None:
             client = self.clients[loop] = aioredis.from_url(

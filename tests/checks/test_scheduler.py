@@ -29,7 +29,9 @@ def _state(check: Check) -> str:
 
 
 def test_down_after_retries_then_recovery_notify_slack(receiver, target: Target) -> None:
-    slack = NotificationChannel.objects.create(name="slack", kind="slack", config={"webhook_url": f"{receiver.url}/slack"})
+    slack = NotificationChannel.objects.create(
+        name="slack", kind="slack", config={"webhook_url": f"{receiver.url}/slack"}
+    )
     check = Check(name="shop", kind="http", target=target.url + "/", interval_seconds=1, timeout_seconds=1, retries=2)
     check.full_clean()
     services.save_check(check, [slack])
