@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from lib.text import valid_name
+
 USER_TOKEN_PREFIX = "sst_"  # noqa: S105 (a prefix, not a secret)
 INGEST_KEY_PREFIX = "ssi_"
 
@@ -20,7 +22,7 @@ class ApiToken(models.Model):
     """A user's bearer token. Only its SHA-256 is stored; the token is shown once."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100, default="api")
+    name = models.CharField(max_length=100, default="api", validators=[valid_name])
     # Bearer authentication looks tokens up by hash: unique gives it an index.
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to tell tokens apart.")
@@ -52,7 +54,9 @@ class ApiToken(models.Model):
 class IngestKey(models.Model):
     """A per-source key that may only ingest samples. Only its SHA-256 is stored."""
 
-    name = models.CharField(max_length=100, unique=True, help_text="The source that uses this key.")
+    name = models.CharField(
+        max_length=100, unique=True, validators=[valid_name], help_text="The source that uses this key."
+    )
     # Bearer authentication looks keys up by hash: unique gives it an index.
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=12, editable=False)

@@ -25,7 +25,9 @@ from alerts.choices import (
     Severity,
 )
 from lib.crypto import EncryptedJSONField
+from lib.text import valid_name, valid_text
 from monitoring.choices import Aggregation
+from monitoring.rules import LABEL_RE
 
 COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -43,7 +45,7 @@ class InvalidTransitionError(ValueError):
 class NotificationChannel(models.Model):
     """Where notifications go: ``config`` holds the kind's settings (secrets included)."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[valid_name])
     kind = models.CharField(max_length=20, choices=ChannelKind.choices)
     config = EncryptedJSONField(default=dict)  # holds webhook URLs, HMAC secrets, Apprise tokens
     enabled = models.BooleanField(default=True)
@@ -72,8 +74,41 @@ class NotificationChannel(models.Model):
         self.save(update_fields=["enabled", "disabled_reason"])
 
 
-def matches(matchers: dict[str, str], rule_name: str, labels: dict[str, str]) -> bool:
-    """Silence and maintenance-window matchers: every pair must match; `alertname` is the rule."""
+MAX_MATCHERS = 20
+MAX_MATCHER_VALUE = 200
+# The longest silence an editor may set; longer ones, and matcher-less ones, are the admins'.
+EDITOR_SILENCE_MAX = timedelta(hours=24)
+
+
+def validate_matchers(matchers: object, match_all: bool) -> None:
+    """Silences and maintenance windows match nothing by accident: at least one matcher, or an
+    explicit ``match_all`` (as Alertmanager refuses matcher-less silences). Raises ValidationError."""
+    if not isinstance(matchers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in matchers.items()
+    ):
+        raise ValidationError({"matchers": "An object of label name → value."})
+    if match_all and matchers:
+        raise ValidationError({"match_all": "Either matchers or match_all, not both."})
+    if not match_all and not matchers:
+        raise ValidationError({"matchers": 'At least one matcher; to match every alert say "match_all": true.'})
+    if len(matchers) > MAX_MATCHERS:
+        raise ValidationError({"matchers": f"At most {MAX_MATCHERS} matchers."})
+    for key, value in matchers.items():
+        if key != "alertname" and not LABEL_RE.match(key):
+            raise ValidationError({"matchers": f"{key!r} is not a label name."})
+        if not value or len(value) > MAX_MATCHER_VALUE:
+            raise ValidationError({"matchers": f"{key}: a value of 1 to {MAX_MATCHER_VALUE} characters."})
+        try:
+            valid_name(value)
+        except ValidationError as exc:
+            raise ValidationError({"matchers": f"{key}: {exc.messages[0]}"}) from None
+
+
+def matches(matchers: dict[str, str], rule_name: str, labels: dict[str, str], match_all: bool = False) -> bool:
+    """Silence and maintenance-window matchers: every pair must match; `alertname` is the rule.
+    No matchers match nothing unless ``match_all`` says everything."""
+    if not matchers:
+        return match_all
     for key, value in matchers.items():
         actual = rule_name if key == "alertname" else labels.get(key)
         if actual != value:
@@ -85,7 +120,7 @@ class AlertRule(models.Model):
     """A metric's series aggregated over a window, judged against thresholds or a learned
     baseline (plus optional extra conditions); one alert per series."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[valid_name])
     kind = models.CharField(max_length=10, choices=RuleKind.choices, default=RuleKind.THRESHOLD)
     metric = models.CharField(max_length=200)
     labels = models.JSONField(default=dict, blank=True, help_text='Label matchers, e.g. {"host": "web-1"}')
@@ -407,11 +442,13 @@ class Silence(models.Model):
 
     matchers = models.JSONField(
         default=dict,
+        blank=True,
         help_text='Labels that must all match, e.g. {"host": "web-1"}; the key \'alertname\' matches the rule name.',
     )
+    match_all = models.BooleanField(default=False, help_text="Match every alert (only without matchers).")
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField()
-    comment = models.CharField(max_length=300, blank=True)
+    comment = models.CharField(max_length=300, blank=True, validators=[valid_text])
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -419,10 +456,16 @@ class Silence(models.Model):
         ordering = ["-starts_at"]
 
     def __str__(self) -> str:
-        return f"{self.matchers} until {self.ends_at:%Y-%m-%d %H:%M}"
+        what = "every alert" if self.match_all else self.matchers
+        return f"{what} until {self.ends_at:%Y-%m-%d %H:%M}" if self.ends_at else str(what)
+
+    def clean(self) -> None:
+        validate_matchers(self.matchers, self.match_all)
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "Must be after starts_at."})
 
     def matches(self, rule_name: str, labels: dict[str, str]) -> bool:
-        return matches(self.matchers, rule_name, labels)
+        return matches(self.matchers, rule_name, labels, self.match_all)
 
 
 def valid_timezone(name: str) -> None:
@@ -443,8 +486,9 @@ class MaintenanceWindow(models.Model):
     Like a silence, it suppresses notifications for matching alerts and keeps their history.
     """
 
-    name = models.CharField(max_length=200)
-    matchers = models.JSONField(default=dict, blank=True, help_text="Labels to match; empty matches every alert.")
+    name = models.CharField(max_length=200, validators=[valid_name])
+    matchers = models.JSONField(default=dict, blank=True, help_text="Labels to match (or set match_all).")
+    match_all = models.BooleanField(default=False, help_text="Match every alert (only without matchers).")
     timezone = models.CharField(max_length=64, default="UTC", validators=[valid_timezone])
     weekdays = models.JSONField(
         default=list, blank=True, validators=[valid_weekdays], help_text="0 = Monday … 6 = Sunday; empty: every day."
@@ -452,7 +496,7 @@ class MaintenanceWindow(models.Model):
     start_time = models.TimeField(help_text="Local start time in the window's time zone.")
     duration_minutes = models.PositiveIntegerField(help_text="May run past midnight.")
     enabled = models.BooleanField(default=True)
-    comment = models.CharField(max_length=300, blank=True)
+    comment = models.CharField(max_length=300, blank=True, validators=[valid_text])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -460,6 +504,9 @@ class MaintenanceWindow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        validate_matchers(self.matchers, self.match_all)
 
     def active_at(self, now: datetime) -> bool:
         if not self.enabled or not self.duration_minutes:
@@ -478,4 +525,4 @@ class MaintenanceWindow(models.Model):
         return False
 
     def matches(self, rule_name: str, labels: dict[str, str]) -> bool:
-        return matches(self.matchers, rule_name, labels)
+        return matches(self.matchers, rule_name, labels, self.match_all)

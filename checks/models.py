@@ -26,15 +26,10 @@ from checks.choices import (
     CheckState,
 )
 from checks.probes import PROBES, ProbeConfigError, Result, Spec
+from lib.text import valid_text
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|password", re.I)
 MASK = "•••"
-
-
-def valid_text(value: str) -> None:
-    if CONTROL.search(value or ""):
-        raise ValidationError("Control characters are not allowed.")
 
 
 def mask_headers(headers: dict[str, str]) -> dict[str, str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from lib.text import valid_name
 from loadtest.choices import Preset, RunStatus, ThinkMode
 
 
@@ -13,7 +14,7 @@ def default_endpoints() -> list[dict[str, object]]:
 class Scenario(models.Model):
     """What load to put on which target, and the limits that stop it."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[valid_name])
     preset = models.CharField(max_length=20, choices=Preset.choices, blank=True)
     target_url = models.URLField(help_text="Base URL; endpoint paths are appended.")
     endpoints = models.JSONField(default=default_endpoints)

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
+from lib.text import valid_name
 from monitoring.choices import Family, Health, Kind
 
 
@@ -163,7 +164,9 @@ class ScrapeTarget(models.Model):
 
     Its samples carry ``job`` (the name) and ``instance`` (host:port), as Prometheus' do."""
 
-    name = models.CharField(max_length=100, unique=True, help_text="The job label of everything scraped here.")
+    name = models.CharField(
+        max_length=100, unique=True, validators=[valid_name], help_text="The job label of everything scraped here."
+    )
     url = models.URLField(max_length=500, help_text="http(s)://host:port/metrics")
     interval_seconds = models.PositiveIntegerField(default=15)
     timeout_seconds = models.PositiveIntegerField(default=10)

@@ -4,9 +4,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 
+from accounts.choices import Role
+from accounts.roles import has_role
 from alerts.models import (
+    EDITOR_SILENCE_MAX,
     Alert,
     AlertCondition,
     AlertEvent,
@@ -14,6 +18,7 @@ from alerts.models import (
     MaintenanceWindow,
     NotificationChannel,
     Silence,
+    validate_matchers,
 )
 from alerts.notifiers import validate_config
 from monitoring.rules import LABEL_RE, NAME_RE
@@ -166,6 +171,7 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "matchers",
+            "match_all",
             "timezone",
             "weekdays",
             "start_time",
@@ -176,10 +182,14 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["created_at"]
 
-    def validate_matchers(self, value: Any) -> dict[str, str]:
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise serializers.ValidationError("an object of label → value")
-        return value
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        matchers = attrs.get("matchers", getattr(self.instance, "matchers", {}))
+        match_all = attrs.get("match_all", getattr(self.instance, "match_all", False))
+        try:
+            validate_matchers(matchers, bool(match_all))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return attrs
 
     def validate_duration_minutes(self, value: int) -> int:
         if not 1 <= value <= 7 * 1440:
@@ -190,17 +200,25 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
 class SilenceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Silence
-        fields = ["id", "matchers", "starts_at", "ends_at", "comment", "created_at"]
+        fields = ["id", "matchers", "match_all", "starts_at", "ends_at", "comment", "created_at"]
         read_only_fields = ["created_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        matchers = attrs.get("matchers", getattr(self.instance, "matchers", {}))
-        if not isinstance(matchers, dict) or not matchers or not all(isinstance(v, str) for v in matchers.values()):
-            raise serializers.ValidationError({"matchers": "a non-empty object of label → value"})
-        starts = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
-        ends = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
-        if starts and ends and ends <= starts:
-            raise serializers.ValidationError({"ends_at": "must be after starts_at"})
+        merged = {f: attrs.get(f, getattr(self.instance, f, None)) for f in ("matchers", "match_all", "starts_at")}
+        merged["ends_at"] = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
+        merged["matchers"] = merged["matchers"] if merged["matchers"] is not None else {}
+        merged["match_all"] = bool(merged["match_all"])
+        merged["starts_at"] = merged["starts_at"] or timezone.now()
+        try:
+            Silence(**merged).clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        request = self.context.get("request")
+        if request is not None and not has_role(request.user, Role.ADMIN):
+            if merged["match_all"]:
+                raise serializers.ValidationError({"match_all": "Only admins may silence every alert."})
+            if merged["ends_at"] - merged["starts_at"] > EDITOR_SILENCE_MAX:
+                raise serializers.ValidationError({"ends_at": "Editors may silence for at most 24 hours."})
         return attrs
 
 

@@ -56,6 +56,7 @@ class SilenceViewSet(viewsets.ModelViewSet):
 class MaintenanceWindowViewSet(viewsets.ModelViewSet):
     queryset = MaintenanceWindow.objects.all()
     serializer_class = MaintenanceWindowSerializer
+    write_role = Role.ADMIN  # a recurring window mutes notifications for weeks: admins only
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

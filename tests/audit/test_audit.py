@@ -12,7 +12,11 @@ from audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
-SILENCE = {"matchers": {"host": "web-1"}, "ends_at": "2099-01-01T00:00:00Z", "comment": "deploy"}
+SILENCE = {
+    "matchers": {"host": "web-1"},
+    "ends_at": (timezone.now() + timedelta(hours=12)).isoformat(),
+    "comment": "deploy",
+}
 
 
 def entries(**filters) -> list[AuditEntry]:
