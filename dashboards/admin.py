@@ -1,12 +1,14 @@
 from django.contrib import admin
 
+from dashboards.forms import WIDGET_ADMIN_FIELDS, WidgetAdminForm
 from dashboards.models import Dashboard, Widget
 
 
 class WidgetInline(admin.TabularInline):
     model = Widget
+    form = WidgetAdminForm
     extra = 0
-    fields = ["kind", "title", "metric", "labels", "aggregation", "thresholds", "x", "y", "w", "h"]
+    fields = WIDGET_ADMIN_FIELDS
 
 
 @admin.register(Dashboard)

@@ -9,9 +9,16 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from dashboards.choices import ThresholdLevel, WidgetKind
-from dashboards.models import GRID_COLUMNS, Dashboard
+from dashboards.models import GRID_COLUMNS, Dashboard, Widget
+from dashboards.services import widget_config
 from dashboards.validation import clean_widget
 from monitoring.choices import Aggregation
+
+
+def add_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """A validation error's messages on the form: under their field when it has one, else on top."""
+    for field, messages in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
 
 
 class DashboardForm(forms.ModelForm):
@@ -82,8 +89,30 @@ class WidgetForm(forms.Form):
             self.widget_config = clean_widget({**data, "x": 0})
             self.widget_config = {k: v for k, v in self.widget_config.items() if k not in ("x", "y")}
         except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, messages)
+            add_errors(self, exc)
+        return data
+
+
+WIDGET_ADMIN_FIELDS = ["kind", "title", "metric", "labels", "aggregation", "thresholds", "x", "y", "w", "h"]
+
+
+class WidgetAdminForm(forms.ModelForm):
+    """The admin's widget rows: the same clean_widget the API and the pages run."""
+
+    class Meta:
+        model = Widget
+        fields = WIDGET_ADMIN_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            cleaned = clean_widget({**widget_config(self.instance), **data})
+        except ValidationError as exc:
+            add_errors(self, exc)
+        else:
+            data.update({name: cleaned[name] for name in WIDGET_ADMIN_FIELDS})
         return data
 
 

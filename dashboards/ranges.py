@@ -8,8 +8,7 @@ from typing import Any
 
 from dashboards.choices import TimeRange
 from dashboards.validation import number
-
-MAX_POINTS = 2000  # a chart never draws more than this many points per series
+from monitoring.rules import MAX_POINTS
 
 
 def resolve_range(params: Any, default: str) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from django.db import transaction
 
 from dashboards.choices import METRIC_KINDS, TimeRange, WidgetKind
 from dashboards.models import Dashboard, Widget
-from dashboards.ranges import MAX_POINTS, range_seconds
+from dashboards.ranges import range_seconds
 from dashboards.validation import MAX_WIDGETS, clean_variables, clean_widget, error_messages
 from monitoring import topics
+from monitoring.rules import MAX_POINTS
 
 EXPORT_FORMAT = "seismo-dashboard/1"
 

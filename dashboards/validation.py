@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,9 +10,8 @@ from django.core.exceptions import ValidationError
 from dashboards.choices import METRIC_KINDS, ThresholdLevel, WidgetKind
 from dashboards.models import GRID_COLUMNS
 from monitoring.choices import Aggregation
+from monitoring.rules import LABEL_RE, MAX_LABELS, is_metric_name
 
-METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")  # as the metrics store accepts
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_WIDGETS = 60
 
 
@@ -48,15 +46,15 @@ def clean_widget(data: dict[str, Any]) -> dict[str, Any]:
     metric = str(data.get("metric") or "").strip()
     if kind in METRIC_KINDS and not metric:
         errors["metric"] = ["a chart needs a metric"]
-    elif metric and (len(metric) > 200 or not METRIC_NAME.match(metric)):
+    elif metric and not is_metric_name(metric):
         errors["metric"] = ["not a valid metric name (letters, digits, _ and :)"]
     labels = data.get("labels") or {}
     if not isinstance(labels, dict):
         errors["labels"] = ["must be an object of label name → value"]
     else:
-        bad = [k for k, v in labels.items() if not LABEL_NAME.match(str(k)) or not isinstance(v, str | int | float)]
-        if bad or len(labels) > 20:
-            errors["labels"] = [f"bad label(s): {', '.join(map(str, bad))}" if bad else "at most 20 labels"]
+        bad = [k for k, v in labels.items() if not LABEL_RE.match(str(k)) or not isinstance(v, str | int | float)]
+        if bad or len(labels) > MAX_LABELS:
+            errors["labels"] = [f"bad label(s): {', '.join(map(str, bad))}" if bad else f"at most {MAX_LABELS} labels"]
         labels = {str(k): str(v) for k, v in labels.items()}
     aggregation = data.get("aggregation") or Aggregation.AVG
     if aggregation not in Aggregation.values:
@@ -115,7 +113,7 @@ def clean_variables(raw: Any) -> list[dict[str, str]]:
     out = []
     for item in raw:
         name = item.get("name") if isinstance(item, dict) else item
-        if not isinstance(name, str) or not LABEL_NAME.match(name):
+        if not isinstance(name, str) or not LABEL_RE.match(name):
             raise ValidationError({"variables": [f"{name!r} is not a label name"]})
         default = item.get("default", "") if isinstance(item, dict) else ""
         out.append({"name": name, "default": str(default or "")})

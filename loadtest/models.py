@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from lib.text import valid_name
 from loadtest.choices import Preset, RunStatus, ThinkMode
+from loadtest.tally import Tally
+from loadtest.validation import validate_scenario
 
 
 def default_endpoints() -> list[dict[str, object]]:
@@ -46,6 +52,10 @@ class Scenario(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """The API's limits, for every door that saves through a ModelForm (the admin)."""
+        validate_scenario({f.name: getattr(self, f.name) for f in self._meta.concrete_fields})
+
 
 class LoadTestRun(models.Model):
     scenario = models.ForeignKey(Scenario, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
@@ -72,6 +82,45 @@ class LoadTestRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} [{self.status}]"
+
+    # Lifecycle: queued → running → finished / stopped / failed; queued → stopped. The first
+    # two steps are claimed in the database, so two workers (or a worker and a user) never both win.
+
+    def start(self) -> bool:
+        """Claim a queued run for this worker; False when it was taken or stopped meanwhile."""
+        claimed = LoadTestRun.objects.filter(pk=self.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING, started_at=timezone.now()
+        )
+        self.refresh_from_db()
+        return claimed == 1
+
+    def cancel_if_queued(self) -> bool:
+        """Stop a run that has not started yet (it never will); False once it is running or over."""
+        cancelled = LoadTestRun.objects.filter(pk=self.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.STOPPED, stop_reason="stopped by a user before it started", finished_at=timezone.now()
+        )
+        self.refresh_from_db()
+        return cancelled == 1
+
+    def shards_started(self, epoch: float, processes: int) -> None:
+        """The load began at ``epoch`` (the shards' common start) from ``processes`` processes."""
+        self.started_at, self.processes = datetime.fromtimestamp(epoch, UTC), processes
+        self.save(update_fields=["started_at", "processes"])
+
+    def fail(self, reason: str) -> None:
+        self.status, self.stop_reason, self.finished_at = RunStatus.FAILED, reason[:300], timezone.now()
+        self.save()
+
+    def finish(self, tally: Tally, seconds: float, failures_by_kind: dict[str, Any], stop_reason: str) -> None:
+        """The run ended (stopped when ``stop_reason`` says why): store its totals."""
+        self.status = RunStatus.STOPPED if stop_reason else RunStatus.FINISHED
+        self.stop_reason, self.finished_at = stop_reason, timezone.now()
+        self.requests, self.failures, self.bytes_received = tally.requests, tally.failures, tally.bytes
+        self.rps = tally.requests / max(seconds, 0.001)
+        self.p50_ms, self.p95_ms, self.p99_ms = (tally.percentile_ms(p) for p in (50, 95, 99))
+        self.max_ms = tally.percentile_ms(100)
+        self.failures_by_kind = failures_by_kind
+        self.save()
 
 
 class RunSecond(models.Model):

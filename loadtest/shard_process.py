@@ -2,7 +2,7 @@
 
 Started by ``loadtest.shards.ProcessShards``; no Django here, only the engine and Redis. The
 spec (JSON) names the shard's config, the Redis URL and the keys: it reports ``ready``, waits
-for the common start time, reports each second's window (counts and the HDR histogram's
+for the common start time, reports each second's tally (counts and the HDR histogram's
 compressed base64 encoding) and finally its totals — or its error — to the reports list. It
 stops when the run's stop flag appears or when its parent (the coordinating worker) dies.
 """
@@ -20,7 +20,8 @@ from typing import Any
 
 import redis
 
-from loadtest.engine import Totals, Window, run_load
+from loadtest.engine import Totals, run_load
+from loadtest.tally import Tally
 
 
 def main() -> int:
@@ -46,8 +47,8 @@ def main() -> int:
                 checked[0], checked[1] = now, orphaned or bool(client.exists(spec["stop_key"]))
             return bool(checked[1])
 
-        def on_second(second: int, users: int, window: Window, totals: Totals) -> None:
-            report({"second": second, "users": users, **window.to_json()})
+        def on_second(second: int, users: int, tally: Tally, totals: Totals) -> None:
+            report({"second": second, "users": users, **tally.to_json()})
 
         totals = asyncio.run(
             run_load(spec["config"], int(spec["run_id"]), on_second, should_stop, start_at=float(item[1]))
@@ -58,7 +59,7 @@ def main() -> int:
                 "users": totals.max_users,
                 "failures_by_kind": totals.failures_by_kind,
                 "seconds": totals.seconds,
-                **totals.window.to_json(),
+                **totals.tally.to_json(),
             }
         )
     except Exception as exc:

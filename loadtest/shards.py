@@ -1,12 +1,12 @@
 """Where a run's load comes from: one event loop on a thread, or several child processes.
 
 A run is split into shards (its users shared out, and its spawn rate and RPS cap with them).
-Each shard runs ``loadtest.engine.run_load`` and reports every second's window, then its end.
-The coordinator (``loadtest.services``) reads the reports through one small interface,
+Each shard runs ``loadtest.engine.run_load`` and reports every second's tally, then its end.
+The coordinator (``loadtest.runner``) reads the reports through one small interface,
 ``Shards``, merges them second by second and tells the shards to stop.
 
 - ``ThreadShard`` (``processes`` = 1): the engine on a thread of the Celery worker; reports go
-  through a queue as ``Window`` objects.
+  through a queue as ``Tally`` objects.
 - ``ProcessShards`` (``processes`` > 1): ``python -m loadtest.shard_process`` children, each
   with its own interpreter and event loop, so the load uses several cores. Reports go through
   a Redis list as JSON with the HDR histogram in its compressed base64 encoding; the run's
@@ -33,7 +33,8 @@ from typing import IO, Any, Protocol
 from django.conf import settings
 
 from lib.redis import get_redis, key
-from loadtest.engine import Totals, Window, run_load
+from loadtest.engine import Totals, run_load
+from loadtest.tally import Tally
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_SECONDS = 30.0
@@ -50,7 +51,7 @@ class ShardReport:
     shard: int
     second: int | None
     users: int = 0
-    window: Window = field(default_factory=Window)
+    tally: Tally = field(default_factory=Tally)
     failures_by_kind: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     error: str = ""
@@ -107,8 +108,8 @@ class ThreadShard:
         self._thread.start()
 
     def _run(self, config: dict[str, Any], run_id: int) -> None:
-        def on_second(second: int, users: int, window: Window, totals: Totals) -> None:
-            self.reports.put(ShardReport(0, second, users, window))
+        def on_second(second: int, users: int, tally: Tally, totals: Totals) -> None:
+            self.reports.put(ShardReport(0, second, users, tally))
 
         try:
             totals = asyncio.run(run_load(config, run_id, on_second, self._stop.is_set))
@@ -116,7 +117,7 @@ class ThreadShard:
             logger.exception("load test %s: the engine failed", run_id)
             self.reports.put(ShardReport(0, None, error=f"{type(exc).__name__}: {exc}"))
             return
-        self.reports.put(ShardReport(0, None, totals.max_users, totals.window, totals.failures_by_kind, totals.seconds))
+        self.reports.put(ShardReport(0, None, totals.max_users, totals.tally, totals.failures_by_kind, totals.seconds))
 
     def poll(self, timeout: float) -> list[ShardReport]:
         try:
@@ -212,9 +213,7 @@ class ProcessShards:
             if record.get("error"):
                 reports.append(ShardReport(shard, None, error=str(record["error"])))
             elif record.get("second") is not None:
-                reports.append(
-                    ShardReport(shard, int(record["second"]), int(record["users"]), Window.from_json(record))
-                )
+                reports.append(ShardReport(shard, int(record["second"]), int(record["users"]), Tally.from_json(record)))
             elif record.get("end"):
                 self.ended.add(shard)
                 reports.append(
@@ -222,7 +221,7 @@ class ProcessShards:
                         shard,
                         None,
                         int(record["users"]),
-                        Window.from_json(record),
+                        Tally.from_json(record),
                         dict(record["failures_by_kind"]),
                         float(record["seconds"]),
                     )

@@ -12,9 +12,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from accounts.roles import has_role
+from lib.realtime import series_topic
 from loadtest import services
 from loadtest.choices import RunStatus
 from loadtest.models import LoadTestRun, Scenario
+from monitoring import topics
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 
@@ -24,6 +26,7 @@ def index(request: HttpRequest) -> HttpResponse:
     context = {
         "scenarios": Scenario.objects.all()[:100],
         "runs": LoadTestRun.objects.select_related("scenario")[:50],
+        "stream_topics": {"progress": topics.LOADTEST_PROGRESS},
     }
     return render(request, "loadtest/index.html", context)
 
@@ -54,6 +57,12 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "started_at": run.started_at.timestamp() if run.started_at else None,
         "finished_at": run.finished_at.timestamp() if run.finished_at else None,
         "seconds": seconds,
+        # What the page follows live: the run's progress and this instance's own request rate and CPU.
+        "topics": {
+            "progress": topics.LOADTEST_PROGRESS,
+            "rate": series_topic("http_request_rate", {"source": "loadtest"}),
+            "cpu": series_topic("system_cpu_percent", {}),
+        },
     }
     return render(request, "loadtest/run.html", {**_summary(run), "run_data": data})
 

@@ -1,4 +1,4 @@
-"""Every metric Seismo collects itself: name, family, kind, unit, help and default tier.
+"""Every metric Seismo collects itself: name, family, kind, unit, help and the cadence that collects it.
 
 Ingested metrics need no entry: they are catalogued as ``custom`` gauges on first sight.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitoring.choices import Family, Kind, Tier
+from monitoring.choices import Cadence, Family, Kind
 
 
 @dataclass(frozen=True)
@@ -17,11 +17,11 @@ class MetricDef:
     kind: Kind
     unit: str
     help: str
-    tier: Tier
+    cadence: Cadence
 
 
-def _defs(family: Family, tier: Tier, rows: list[tuple[str, Kind, str, str]]) -> list[MetricDef]:
-    return [MetricDef(name, family, kind, unit, help_text, tier) for name, kind, unit, help_text in rows]
+def _defs(family: Family, cadence: Cadence, rows: list[tuple[str, Kind, str, str]]) -> list[MetricDef]:
+    return [MetricDef(name, family, kind, unit, help_text, cadence) for name, kind, unit, help_text in rows]
 
 
 G, C = Kind.GAUGE, Kind.COUNTER
@@ -29,7 +29,7 @@ G, C = Kind.GAUGE, Kind.COUNTER
 CATALOG: list[MetricDef] = [
     *_defs(
         Family.SYSTEM,
-        Tier.FAST,
+        Cadence.FAST,
         [
             ("system_cpu_percent", G, "%", "CPU use over all cores"),
             ("system_cpu_core_percent", G, "%", "CPU use per core (label core)"),
@@ -41,7 +41,7 @@ CATALOG: list[MetricDef] = [
     ),
     *_defs(
         Family.SYSTEM,
-        Tier.MEDIUM,
+        Cadence.MEDIUM,
         [
             ("system_load1", G, "", "1-minute load average"),
             ("system_load5", G, "", "5-minute load average"),
@@ -58,7 +58,7 @@ CATALOG: list[MetricDef] = [
     ),
     *_defs(
         Family.SYSTEM,
-        Tier.SLOW,
+        Cadence.SLOW,
         [
             ("system_disk_used_percent", G, "%", "Disk space in use per mount"),
             ("system_disk_free_bytes", G, "bytes", "Free disk space per mount"),
@@ -69,7 +69,7 @@ CATALOG: list[MetricDef] = [
     ),
     *_defs(
         Family.DATABASE,
-        Tier.MEDIUM,
+        Cadence.MEDIUM,
         [
             ("pg_connections", G, "", "PostgreSQL connections by state"),
             ("pg_commits_total", C, "", "Transactions committed"),
@@ -82,10 +82,10 @@ CATALOG: list[MetricDef] = [
             ("pg_slow_statement_ms", G, "ms", "Mean time of the slowest statements (pg_stat_statements)"),
         ],
     ),
-    *_defs(Family.DATABASE, Tier.SLOW, [("pg_database_size_bytes", G, "bytes", "Database size")]),
+    *_defs(Family.DATABASE, Cadence.SLOW, [("pg_database_size_bytes", G, "bytes", "Database size")]),
     *_defs(
         Family.CACHE,
-        Tier.MEDIUM,
+        Cadence.MEDIUM,
         [
             ("redis_hits_total", C, "", "Keyspace hits"),
             ("redis_misses_total", C, "", "Keyspace misses"),
@@ -100,7 +100,7 @@ CATALOG: list[MetricDef] = [
     ),
     *_defs(
         Family.NETWORK,
-        Tier.FAST,
+        Cadence.FAST,
         [
             ("http_requests_total", C, "", "Requests by route, method, status class and source"),
             ("http_request_rate", G, "req/s", "Requests per second by source"),
@@ -117,7 +117,7 @@ CATALOG: list[MetricDef] = [
     ),
     *_defs(
         Family.CELERY,
-        Tier.MEDIUM,
+        Cadence.MEDIUM,
         [
             ("celery_queue_depth", G, "", "Tasks waiting in the queue"),
             ("celery_workers", G, "", "Workers answering a ping"),

@@ -1,5 +1,7 @@
 from django.db import models
 
+from monitoring import topics
+
 
 class Family(models.TextChoices):
     SYSTEM = "system", "System"
@@ -31,7 +33,9 @@ class Aggregation(models.TextChoices):
     RATE = "rate", "Rate per second"
 
 
-class Tier(models.TextChoices):
+class Cadence(models.TextChoices):
+    """How often a collector runs (COLLECT_*_SECONDS). Not the storage tiers (raw, rollups)."""
+
     FAST = "fast", "Fast"
     MEDIUM = "medium", "Medium"
     SLOW = "slow", "Slow"
@@ -39,12 +43,12 @@ class Tier(models.TextChoices):
 
 # The stream topic each family's collections are published on.
 FAMILY_TOPIC = {
-    Family.SYSTEM: "system-metrics",
-    Family.DATABASE: "database-metrics",
-    Family.CACHE: "cache-metrics",
-    Family.NETWORK: "network-metrics",
-    Family.CELERY: "basic-metrics",
-    Family.CUSTOM: "basic-metrics",
+    Family.SYSTEM: topics.SYSTEM,
+    Family.DATABASE: topics.DATABASE,
+    Family.CACHE: topics.CACHE,
+    Family.NETWORK: topics.NETWORK,
+    Family.CELERY: topics.BASIC,
+    Family.CUSTOM: topics.BASIC,
 }
 
 

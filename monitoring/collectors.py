@@ -1,6 +1,6 @@
-"""Collectors: each reads one family of metrics for one tier and returns sample rows.
+"""Collectors: each reads one family of metrics at one cadence and returns sample rows.
 
-A collector returns ``(metric, labels, value)`` triples; ``collect_tier`` stamps them, drops
+A collector returns ``(metric, labels, value)`` triples; ``collect_cadence`` stamps them, drops
 switched-off metrics and families, stores them in one COPY and publishes one stream message per
 family. Counters are reported as totals (use ``agg=rate`` to see them per second).
 """
@@ -17,10 +17,13 @@ import psutil
 from django.conf import settings
 from django.db import connection
 
+from config.celery import app as celery_app
+from lib import sketch
 from lib.redis import get_redis, key
-from monitoring.catalog import BY_NAME
-from monitoring.choices import FAMILY_TOPIC, Family, Tier
+from monitoring import reqstats
+from monitoring.choices import FAMILY_TOPIC, Cadence, Family
 from monitoring.models import Collector, Metric
+from monitoring.store import writer
 
 logger = logging.getLogger(__name__)
 
@@ -223,13 +226,11 @@ def record_task_run(name: str, runtime: float, failed: bool) -> None:
 
 
 def celery_medium() -> list[Row]:
-    from config.celery import app
-
     client = get_redis()
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     rows: list[Row] = [("celery_queue_depth", {"queue": queue}, client.llen(queue))]
     try:
-        replies = app.control.ping(timeout=0.5)
+        replies = celery_app.control.ping(timeout=0.5)
     except Exception:  # the broker is down: no workers answer
         replies = []
     rows.append(("celery_workers", {}, len(replies)))
@@ -247,86 +248,98 @@ def celery_medium() -> list[Row]:
     return rows
 
 
-# Requests (from the middleware's windows in Redis) ------------------------------------------------
+# Requests (from the middleware's periods in Redis, monitoring.reqstats) ---------------------------
+
+# A collector that was down catches up on at most this many periods (older ones are dropped).
+CATCH_UP_PERIODS = 12
 
 
 def network_fast(now: float | None = None) -> list[Row]:
-    """Turn every finished request window into samples, each window exactly once."""
-    from monitoring.middleware import WINDOW_SECONDS, window_key
-
+    """Turn every finished request period into samples, each period exactly once."""
     client = get_redis()
     now = time.time() if now is None else now
-    current = int(now) // WINDOW_SECONDS * WINDOW_SECONDS
-    done = client.get(key("reqstats:done"))
-    window = max(int(done) + WINDOW_SECONDS if done else current - WINDOW_SECONDS, current - 12 * WINDOW_SECONDS)
+    step = reqstats.PERIOD_SECONDS
+    current = reqstats.period_of(now)
+    done = client.get(key(reqstats.DONE_KEY))
+    period = max(int(done) + step if done else current - step, current - CATCH_UP_PERIODS * step)
     rows: list[Row] = []
-    while window < current:
+    while period < current:
         # Claimed once across overlapping collector runs.
-        if client.set(key(f"reqstats:claimed:{window}"), 1, nx=True, ex=600):
-            data = {k.decode(): float(v) for k, v in client.hgetall(key(window_key(window))).items()}
-            rows += _window_rows(client, data, float(window + WINDOW_SECONDS), WINDOW_SECONDS)
-        window += WINDOW_SECONDS
-    client.set(key("reqstats:done"), window - WINDOW_SECONDS)
+        if client.set(key(reqstats.claim_key(period)), 1, nx=True, ex=600):
+            data = {k.decode(): float(v) for k, v in client.hgetall(key(reqstats.period_key(period))).items()}
+            rows += _period_rows(client, data, float(period + step))
+        period += step
+    client.set(key(reqstats.DONE_KEY), period - step)
     return rows
 
 
-def _window_rows(client: Any, data: dict[str, float], ts: float, seconds: int) -> list[Row]:
-    from lib import sketch
-
+def _period_rows(client: Any, data: dict[str, float], ts: float) -> list[Row]:
+    """One period's fields as samples stamped ``ts``: rates and error shares per source, latency
+    quantiles per route, running totals (counters), DB work per request, requests in flight."""
+    seconds = reqstats.PERIOD_SECONDS
     rows: list[Row] = []
     per_source: dict[str, float] = {}
     errors_by_source: dict[str, float] = {}
-    sketches: dict[str, dict[str, int]] = {}
-    totals = key("reqstats:totals")
+    sketches: dict[tuple[str, str], dict[str, int]] = {}
+    queries: dict[str, float] = {}
+    query_ms: dict[str, float] = {}
+    in_flight = 0.0
+    totals = key(reqstats.TOTALS_KEY)
     pipe = client.pipeline(transaction=False)
     counters: list[tuple[str, dict[str, str]]] = []
     for field, amount in data.items():
-        kind, _, rest = field.partition("|")
-        parts = rest.split("|")
-        if kind == "c":
+        kind, parts = reqstats.parse(field)
+        if kind == reqstats.REQUESTS:
             route, method, status, source = parts
             per_source[source] = per_source.get(source, 0) + amount
             pipe.hincrbyfloat(totals, field, amount)
             counters.append(
                 ("http_requests_total", {"route": route, "method": method, "status": status, "source": source})
             )
-        elif kind == "e":
-            errors_by_source[parts[1]] = errors_by_source.get(parts[1], 0) + amount
+        elif kind == reqstats.ERRORS:
+            route, source = parts
+            errors_by_source[source] = errors_by_source.get(source, 0) + amount
             pipe.hincrbyfloat(totals, field, amount)
-            counters.append(("http_errors_total", {"route": parts[0], "source": parts[1]}))
-        elif kind == "b":
+            counters.append(("http_errors_total", {"route": route, "source": source}))
+        elif kind == reqstats.BYTES:
+            route, source = parts
             pipe.hincrbyfloat(totals, field, amount)
-            counters.append(("http_response_bytes_total", {"route": parts[0], "source": parts[1]}))
-        elif kind == "s":
-            sketches.setdefault(f"{parts[0]}|{parts[1]}", {})[parts[2]] = int(amount)
+            counters.append(("http_response_bytes_total", {"route": route, "source": source}))
+        elif kind == reqstats.LATENCY:
+            route, source, bucket = parts
+            sketches.setdefault((route, source), {})[bucket] = int(amount)
+        elif kind == reqstats.QUERIES:
+            queries[parts[0]] = amount
+        elif kind == reqstats.QUERY_MS:
+            query_ms[parts[0]] = amount
+        elif kind == reqstats.IN_FLIGHT:
+            in_flight += amount
     for (name, labels), total in zip(counters, pipe.execute(), strict=True):
         rows.append((name, labels, float(total), ts))
     for source, count in per_source.items():
         rows.append(("http_request_rate", {"source": source}, count / seconds, ts))
         rows.append(("http_error_rate", {"source": source}, 100.0 * errors_by_source.get(source, 0) / count, ts))
-        if data.get(f"q|{source}") is not None:
-            rows.append(("http_db_queries_per_request", {"source": source}, data[f"q|{source}"] / count, ts))
-            rows.append(("http_db_time_per_request_ms", {"source": source}, data.get(f"qt|{source}", 0) / count, ts))
-    for pair, counts in sketches.items():
-        route, source = pair.split("|")
+        if source in queries:
+            rows.append(("http_db_queries_per_request", {"source": source}, queries[source] / count, ts))
+            rows.append(("http_db_time_per_request_ms", {"source": source}, query_ms.get(source, 0) / count, ts))
+    for (route, source), counts in sketches.items():
         for quantile, metric in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
             value = sketch.quantile(counts, quantile)
             if value is not None:
                 rows.append((f"http_request_duration_{metric}_ms", {"route": route, "source": source}, value, ts))
-    in_flight = sum(v for k, v in data.items() if k.startswith("f|"))
     rows.append(("http_requests_in_flight", {}, in_flight, ts))
     return rows
 
 
-READERS: dict[Tier, list[tuple[Family, Reader]]] = {
-    Tier.FAST: [(Family.SYSTEM, system_fast), (Family.NETWORK, network_fast)],
-    Tier.MEDIUM: [
+READERS: dict[Cadence, list[tuple[Family, Reader]]] = {
+    Cadence.FAST: [(Family.SYSTEM, system_fast), (Family.NETWORK, network_fast)],
+    Cadence.MEDIUM: [
         (Family.SYSTEM, system_medium),
         (Family.DATABASE, database_medium),
         (Family.CACHE, cache_medium),
         (Family.CELERY, celery_medium),
     ],
-    Tier.SLOW: [(Family.SYSTEM, system_slow), (Family.DATABASE, database_slow)],
+    Cadence.SLOW: [(Family.SYSTEM, system_slow), (Family.DATABASE, database_slow)],
 }
 
 _switches: dict[str, Any] = {"at": 0.0, "families": set(), "metrics": set()}
@@ -341,14 +354,12 @@ def switched_off() -> tuple[set[str], set[str]]:
     return _switches["families"], _switches["metrics"]
 
 
-def collect_tier(tier: Tier | str) -> int:
-    """Run every enabled collector of a tier; store and publish the results. Returns samples stored."""
-    from monitoring.store.writer import record_samples
-
+def collect_cadence(cadence: Cadence | str) -> int:
+    """Run every enabled collector of a cadence; store and publish the results. Returns samples stored."""
     families_off, metrics_off = switched_off()
     now = time.time()
     stored = 0
-    for family, reader in READERS[Tier(tier)]:
+    for family, reader in READERS[Cadence(cadence)]:
         if family in families_off:
             continue
         try:
@@ -361,10 +372,5 @@ def collect_tier(tier: Tier | str) -> int:
             for row in rows
             if row[0] not in metrics_off
         ]
-        stored += record_samples(wanted, topic=FAMILY_TOPIC[family])
+        stored += writer.record_samples(wanted, topic=FAMILY_TOPIC[family])
     return stored
-
-
-def tier_of(metric: str) -> Tier | None:
-    known = BY_NAME.get(metric)
-    return known.tier if known else None

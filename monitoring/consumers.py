@@ -26,7 +26,9 @@ from accounts.choices import ROLE_RANK, Role
 from accounts.roles import role_of
 from lib.realtime import last_payloads, missed_payloads, topic_group, watch_series
 from lib.streamcodec import Encoder
-from monitoring import health, topics
+from monitoring import health
+from monitoring.topics import ALL as ALL_TOPICS
+from monitoring.topics import SERIES_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +44,8 @@ STATUS_TTL = 2.0
 BACKLOG_HIGH = 1024 * 1024
 BACKLOG_LOW = 256 * 1024
 
-# The stream's topics and the role that may read each (series:<metric>{…} needs viewer).
-TOPIC_ROLES: dict[str, Role] = {
-    "system-metrics": Role.VIEWER,
-    "database-metrics": Role.VIEWER,
-    "cache-metrics": Role.VIEWER,
-    "network-metrics": Role.VIEWER,
-    "basic-metrics": Role.VIEWER,
-    "alert": Role.VIEWER,
-    "loadtest-progress": Role.VIEWER,
-    topics.CHECKS: Role.VIEWER,
-}
+# The role that may read each topic (series:<metric>{…} needs viewer too).
+TOPIC_ROLES: dict[str, Role] = dict.fromkeys(ALL_TOPICS, Role.VIEWER)
 
 _status_cache: dict[str, Any] = {"at": 0.0, "value": None}
 _status_lock = threading.Lock()
@@ -161,7 +154,7 @@ def hub() -> Hub:
 
 
 def role_for_topic(topic: str) -> Role | None:
-    if topic.startswith("series:") and len(topic) > 7:
+    if topic.startswith(SERIES_PREFIX) and len(topic) > len(SERIES_PREFIX):
         return Role.VIEWER
     return TOPIC_ROLES.get(topic)
 
@@ -206,7 +199,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
 
     async def _leave(self, topic: str) -> None:
         await hub().leave(topic, self)
-        if topic.startswith("series:"):
+        if topic.startswith(SERIES_PREFIX):
             await sync_to_async(watch_series)(topic, -1)
 
     async def send_json(self, message: dict[str, Any]) -> None:
@@ -289,7 +282,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             # client sees them in order and once.
             self.holding[topic] = []
             await hub().join(topic, self)
-            if topic.startswith("series:"):
+            if topic.startswith(SERIES_PREFIX):
                 await sync_to_async(watch_series)(topic, 1)
             self.topics.add(topic)
             added.append(topic)
@@ -299,7 +292,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             resuming = {t: since[t] for t in added if t in since}
             replay, lost = await sync_to_async(missed_payloads)(resuming)
             if lost or (isinstance(last_seq, int) and last_seq > 0 and not resuming):
-                # Frames sent to the old socket that history no longer holds: reload the window.
+                # Frames sent to the old socket that history no longer holds: the client reloads what it shows.
                 await self.send_json({"type": "resync", "last_seq": last_seq, "topics": sorted(lost or added)})
             for topic, payloads in replay.items():
                 for payload in payloads:
@@ -343,4 +336,4 @@ class MetricsConsumer(AsyncWebsocketConsumer):
 
 
 def _type_of(topic: str) -> str:
-    return "series" if topic.startswith("series:") else topic
+    return "series" if topic.startswith(SERIES_PREFIX) else topic

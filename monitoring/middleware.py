@@ -1,6 +1,6 @@
-"""Request metrics: counted in memory per process, shipped to Redis once a second by a
-background thread, turned into samples by the network collector. No database or network I/O
-happens on the request path.
+"""Request metrics: counted in memory per process, shipped to Redis every
+REQUEST_METRICS_FLUSH_SECONDS by a background thread (in monitoring.reqstats' format), turned
+into samples by the network collector. No database or network I/O happens on the request path.
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
-from lib.sketch import bucket_of
+from lib.redis import get_redis, key
+from monitoring import reqstats
 
 logger = logging.getLogger(__name__)
 
-WINDOW_SECONDS = 5  # the collector turns one window into one set of samples
 LOADTEST_HEADER = "HTTP_X_SEISMO_LOADTEST_RUN"
 SEISMO_PREFIXES = (
     "/api/",
@@ -36,10 +37,6 @@ SEISMO_PREFIXES = (
 )
 
 
-def window_key(window_start: int) -> str:
-    return f"reqstats:{window_start}"
-
-
 def source_of(request: HttpRequest) -> str:
     """Seismo's own traffic and load-test traffic are tagged so users can filter them out."""
     if LOADTEST_HEADER in request.META:
@@ -51,9 +48,14 @@ def source_of(request: HttpRequest) -> str:
 
 
 class RequestStats:
-    """Counters for the current second; swapped out whole by the flusher."""
+    """This process's counters since the last flush; swapped out whole by the flusher.
 
-    def __init__(self) -> None:
+    ``autoflush=False`` makes an instance that only flushes when told to (tests own one, so the
+    process-wide flusher thread never takes their counts).
+    """
+
+    def __init__(self, autoflush: bool = True) -> None:
+        self.autoflush = autoflush
         self.lock = threading.Lock()
         self.counts: dict[str, float] = {}
         self.in_flight = 0
@@ -71,6 +73,8 @@ class RequestStats:
         return counts
 
     def ensure_flusher(self) -> None:
+        if not self.autoflush:
+            return
         if self._flusher is None or not self._flusher.is_alive():
             with self.lock:
                 if self._flusher is None or not self._flusher.is_alive():
@@ -79,25 +83,22 @@ class RequestStats:
 
     def _run(self) -> None:
         while True:
-            time.sleep(1.0)
+            time.sleep(settings.REQUEST_METRICS_FLUSH_SECONDS)
             try:
                 self.flush()
-            except Exception as exc:  # Redis down: keep counting, try again next second
+            except Exception as exc:  # Redis down: keep counting, try again at the next flush
                 logger.debug("request stats flush failed: %s", exc)
 
     def flush(self, now: float | None = None) -> int:
-        """Add this process's counts to the current window's Redis hash."""
-        from lib.redis import get_redis, key
-
+        """Add this process's counts to the current period's Redis hash."""
         counts = self.take()
         now = time.time() if now is None else now
-        window = int(now) // WINDOW_SECONDS * WINDOW_SECONDS
-        name = key(window_key(window))
+        name = key(reqstats.period_key(reqstats.period_of(now)))
         pipe = get_redis().pipeline(transaction=False)
         for field, amount in counts.items():
             pipe.hincrbyfloat(name, field, amount)
-        pipe.hset(name, f"f|{os.getpid()}", self.in_flight)
-        pipe.expire(name, 120)
+        pipe.hset(name, reqstats.field(reqstats.IN_FLIGHT, os.getpid()), self.in_flight)
+        pipe.expire(name, reqstats.PERIOD_TTL_SECONDS)
         pipe.execute()
         return len(counts)
 
@@ -143,17 +144,15 @@ class RequestMetricsMiddleware:
             stats.in_flight -= 1
             match = getattr(request, "resolver_match", None)
             route = "/" + match.route if match is not None and match.route else ("/" if match else "unmatched")
-            source = source_of(request)
-            pair = f"{route}|{source}"
-            fields = [
-                (f"c|{route}|{request.method}|{status // 100}xx|{source}", 1),
-                (f"d|{pair}", elapsed_ms),
-                (f"s|{pair}|{bucket_of(elapsed_ms)}", 1),
-                (f"b|{pair}", size),
-                (f"q|{source}", queries.count),
-                (f"qt|{source}", queries.seconds * 1000),
-            ]
-            if status >= 500:
-                fields.append((f"e|{pair}", 1))
+            fields = reqstats.request_fields(
+                route=route,
+                method=request.method or "",
+                status=status,
+                source=source_of(request),
+                elapsed_ms=elapsed_ms,
+                size=size,
+                queries=queries.count,
+                query_ms=queries.seconds * 1000,
+            )
             stats.add(fields)
             stats.ensure_flusher()

@@ -17,20 +17,20 @@ _STARTED: dict[str, float] = {}
 
 
 def _schedule() -> dict[str, dict[str, Any]]:
-    tiers = {
+    cadences = {
         "fast": settings.COLLECT_FAST_SECONDS,
         "medium": settings.COLLECT_MEDIUM_SECONDS,
         "slow": settings.COLLECT_SLOW_SECONDS,
     }
     schedule: dict[str, dict[str, Any]] = {
-        f"collect-{tier}": {
+        f"collect-{cadence}": {
             "task": "monitoring.tasks.collect",
             "schedule": seconds,
-            "args": (tier,),
+            "args": (cadence,),
             # A collection that could not run in its slot is stale: drop it, the next one comes.
             "options": {"expires": seconds * 2},
         }
-        for tier, seconds in tiers.items()
+        for cadence, seconds in cadences.items()
     }
     schedule["restore-unacked"] = {
         "task": "monitoring.tasks.restore_unacked",
@@ -54,10 +54,10 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = _schedule()
 
 
 @shared_task(ignore_result=True)
-def collect(tier: str) -> int:
-    from monitoring.collectors import collect_tier
+def collect(cadence: str) -> int:
+    from monitoring.collectors import collect_cadence
 
-    return collect_tier(tier)
+    return collect_cadence(cadence)
 
 
 @shared_task(ignore_result=True)

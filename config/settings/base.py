@@ -372,9 +372,9 @@ SEISMO_RETENTION_1M_DAYS = env.int("SEISMO_RETENTION_1M_DAYS", default=183)
 SEISMO_RETENTION_1H_DAYS = env.int("SEISMO_RETENTION_1H_DAYS", default=730)
 # permessage-deflate on the live stream when the client offers it (config/daphne_server.py).
 STREAM_COMPRESSION = env.bool("STREAM_COMPRESSION", default=True)
-# Collection tiers, in seconds.
+# Collection cadences (how often each collector runs), in seconds.
 COLLECT_FAST_SECONDS = env.float("COLLECT_FAST_SECONDS", default=1.0)
 COLLECT_MEDIUM_SECONDS = env.float("COLLECT_MEDIUM_SECONDS", default=5.0)
 COLLECT_SLOW_SECONDS = env.float("COLLECT_SLOW_SECONDS", default=30.0)
 # How often each web process flushes its in-memory request metrics.
-REQUEST_METRICS_FLUSH_SECONDS = env.float("REQUEST_METRICS_FLUSH_SECONDS", default=5.0)
+REQUEST_METRICS_FLUSH_SECONDS = env.float("REQUEST_METRICS_FLUSH_SECONDS", default=1.0)

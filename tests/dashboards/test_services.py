@@ -11,6 +11,7 @@ from django.test import Client
 
 from dashboards import ranges, services, validation
 from dashboards.models import Dashboard
+from monitoring.rules import MAX_POINTS
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ def test_a_preset_range_ends_now_and_keeps_charts_under_2000_points():
     span = ranges.resolve_range({"range": "30d"}, "1h")
     assert span["range"] == "30d"
     assert abs(span["to"] - time.time()) < 5 and span["to"] - span["from"] == 30 * 86400
-    assert (span["to"] - span["from"]) / span["step"] <= ranges.MAX_POINTS
+    assert (span["to"] - span["from"]) / span["step"] <= MAX_POINTS
 
 
 def test_a_custom_range_is_kept_and_a_bad_one_falls_back_to_the_default():
@@ -66,3 +67,41 @@ def test_the_admin_lists_dashboards_with_their_widgets(owner):
     assert client.get("/admin/dashboards/dashboard/").status_code == 200
     page = client.get(f"/admin/dashboards/dashboard/{system.pk}/change/")
     assert page.status_code == 200 and "system_cpu_percent" in page.content.decode()
+
+
+def _admin_form(dashboard: Dashboard, **widget: str) -> dict[str, str]:
+    row = {"kind": "timeseries", "title": "", "metric": "m", "labels": "{}", "aggregation": "avg"}
+    row |= {"thresholds": "[]", "x": "0", "y": "0", "w": "12", "h": "6", **widget}
+    form = {"title": dashboard.title, "time_range": "1h", "variables": "[]", "description": ""}
+    form |= {"widgets-TOTAL_FORMS": "1", "widgets-INITIAL_FORMS": "0", "widgets-MIN_NUM_FORMS": "0"}
+    form |= {"widgets-MAX_NUM_FORMS": "1000", **{f"widgets-0-{k}": v for k, v in row.items()}}
+    return form
+
+
+@pytest.mark.parametrize(
+    ("widget", "message"),
+    [
+        ({"metric": "9 bad name"}, "not a valid metric name"),
+        ({"kind": "stat", "metric": ""}, "a chart needs a metric"),
+        ({"x": "20", "w": "12"}, "x + w must fit the 24-column grid"),
+        ({"thresholds": '[{"value": "high"}]'}, "each threshold needs a number value"),
+    ],
+)
+def test_the_admin_refuses_an_invalid_widget_with_a_form_error(owner, widget, message):
+    client = Client()
+    client.force_login(owner)
+    dashboard = Dashboard.objects.create(owner=owner, title="Admin edits")
+    response = client.post(f"/admin/dashboards/dashboard/{dashboard.pk}/change/", _admin_form(dashboard, **widget))
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not dashboard.widgets.exists()
+
+
+def test_the_admin_saves_a_valid_widget_normalised(owner):
+    client = Client()
+    client.force_login(owner)
+    dashboard = Dashboard.objects.create(owner=owner, title="Admin edits")
+    form = _admin_form(dashboard, labels='{"host": 1}', thresholds='[{"value": "80"}]')
+    response = client.post(f"/admin/dashboards/dashboard/{dashboard.pk}/change/", form)
+    assert response.status_code == 302
+    widget = dashboard.widgets.get()
+    assert widget.labels == {"host": "1"} and widget.thresholds == [{"value": 80.0, "level": "warning"}]

@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from loadtest import services
+from loadtest import runner, services
 from loadtest.choices import RunStatus
 from loadtest.models import LoadTestRun, Scenario
+from loadtest.tally import Tally
 from tests.conftest import start_worker, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,7 @@ def scenario(url: str, **fields) -> Scenario:
 
 def run_now(scn: Scenario, user=None) -> LoadTestRun:
     run = LoadTestRun.objects.create(scenario=scn, config={k: getattr(scn, k) for k in services.CONFIG_FIELDS})
-    return services.execute_run(run.pk)
+    return runner.execute_run(run.pk)
 
 
 def test_a_run_counts_exactly_what_the_target_received(target):
@@ -157,11 +158,11 @@ def test_an_emergency_stop_ends_a_running_test(target):
 
         # The test's transaction is not visible to another connection: set the flag directly,
         # as stop_run does for a running run.
-        get_redis().set(services._stop_key(run.pk), 1, ex=60)
+        get_redis().set(services.stop_key(run.pk), 1, ex=60)
 
     threading.Timer(1.0, stop_when_running).start()
     started = time.monotonic()
-    finished = services.execute_run(run.pk)
+    finished = runner.execute_run(run.pk)
     assert finished.status == RunStatus.STOPPED and finished.stop_reason == "stopped by a user"
     assert time.monotonic() - started < 10  # long before its 30 s (not a speed assertion)
 
@@ -279,8 +280,8 @@ def test_the_stop_button_stops_a_run_and_answers_htmx_with_the_summary(client, e
     assert queued.status == RunStatus.STOPPED
     answer = client.post(f"/loadtest/runs/{running.pk}/stop/", HTTP_HX_REQUEST="true")
     assert "Stopping…" in answer.content.decode()
-    assert get_redis().exists(services._stop_key(running.pk))  # the engine's shards stop on this flag
-    get_redis().delete(services._stop_key(running.pk))
+    assert get_redis().exists(services.stop_key(running.pk))  # the engine's shards stop on this flag
+    get_redis().delete(services.stop_key(running.pk))
     assert client.post(f"/loadtest/runs/{running.pk}/stop/").status_code == 302  # no HTMX: back to the page
 
 
@@ -298,17 +299,15 @@ def test_the_run_page_needs_a_login_and_a_role(client, outsider, viewer, target)
 # Several processes per run -------------------------------------------------------------------
 
 
-def test_windows_from_other_processes_merge_exactly():
-    from loadtest.engine import Window
-
-    whole, parts = Window(), [Window(), Window()]
+def test_tallies_from_other_processes_merge_exactly():
+    whole, parts = Tally(), [Tally(), Tally()]
     for i in range(5000):
         micros = 500 + (i * 7919) % 40_000 + (150_000 if i % 97 == 0 else 0)
         whole.record(micros, ok=i % 50 != 0, size=10)
         parts[i % 2].record(micros, ok=i % 50 != 0, size=10)
-    merged = Window()
+    merged = Tally()
     for part in parts:
-        merged.merge(Window.from_json(json.loads(json.dumps(part.to_json()))))  # as through Redis
+        merged.merge(Tally.from_json(json.loads(json.dumps(part.to_json()))))  # as through Redis
     assert (merged.requests, merged.failures, merged.bytes) == (whole.requests, whole.failures, whole.bytes)
     for p in (50, 90, 95, 99, 99.9, 100):
         assert merged.percentile_ms(p) == whole.percentile_ms(p)
@@ -330,15 +329,12 @@ def test_an_emergency_stop_and_a_safety_limit_stop_every_process(target):
     run = LoadTestRun.objects.create(scenario=scn, config={k: getattr(scn, k) for k in services.CONFIG_FIELDS})
     from lib.redis import get_redis
 
-    def stop_once_requests_arrive() -> None:
-        # Stop only after the target has seen requests: child processes may start slowly on a busy machine.
-        deadline = time.monotonic() + 50
-        while not target.log and time.monotonic() < deadline:
-            time.sleep(0.05)
-        get_redis().set(services._stop_key(run.pk), 1, ex=60)
+    def stop_once_loaded() -> None:  # the shards' start takes a while on a busy machine
+        wait_until(lambda: len(target.log) > 20, timeout=60)
+        get_redis().set(services.stop_key(run.pk), 1, ex=60)
 
-    threading.Thread(target=stop_once_requests_arrive, daemon=True).start()
-    stopped = services.execute_run(run.pk)
+    threading.Thread(target=stop_once_loaded, daemon=True).start()
+    stopped = runner.execute_run(run.pk)
     assert stopped.status == RunStatus.STOPPED and stopped.stop_reason == "stopped by a user"
     assert stopped.processes == 2 and stopped.requests == len(target.log) > 0
     target.log.clear()
@@ -362,3 +358,50 @@ def test_processes_are_capped_by_the_cpu_count(api_as, editor, target):
     assert too_many.status_code == 400 and "CPU count" in str(too_many.json()["error"]["details"]["processes"])
     assert api.post("/api/v1/loadtest/scenarios/", {**body, "processes": 0}, format="json").status_code == 400
     assert api.post("/api/v1/loadtest/scenarios/", {**body, "processes": 1}, format="json").status_code == 201
+
+
+# The admin runs the API's validation -----------------------------------------------------------
+
+
+def _admin_scenario_form(**overrides) -> dict[str, str]:
+    form = {
+        "name": "From the admin",
+        "preset": "",
+        "target_url": "http://127.0.0.1:9/",
+        "endpoints": json.dumps([{"method": "GET", "path": "/", "weight": 1}]),
+        "users": "10",
+        "spawn_rate": "10",
+        "duration_seconds": "30",
+        "think_time_ms": "0",
+        "think_mode": "constant",
+        "request_timeout_ms": "10000",
+        "processes": "1",
+        "payload_bytes": "0",
+        "client_delay_ms": "0",
+    }
+    return {**form, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("users", "20000", "between 1 and 10,000"),
+        ("endpoints", json.dumps([{"method": "FETCH", "path": "/"}]), "endpoint 0: unknown method"),
+        ("max_error_rate", "3", "a share between 0 and 1"),
+        ("think_mode", "constant_throughput", "required when think_mode is constant_throughput"),
+        ("processes", str((os.cpu_count() or 1) + 1), "this machine&#x27;s CPU count"),
+    ],
+)
+def test_the_admin_refuses_a_scenario_the_api_refuses_with_a_form_error(client, owner, field, value, message):
+    client.force_login(owner)
+    response = client.post("/admin/loadtest/scenario/add/", _admin_scenario_form(**{field: value}))
+    assert response.status_code == 200  # the form again, not a redirect
+    assert message in response.content.decode()
+    assert not Scenario.objects.filter(name="From the admin").exists()
+
+
+def test_the_admin_saves_a_valid_scenario(client, owner):
+    client.force_login(owner)
+    response = client.post("/admin/loadtest/scenario/add/", _admin_scenario_form())
+    assert response.status_code == 302
+    assert Scenario.objects.get(name="From the admin").users == 10

@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from lib.redis import get_redis, key
-from monitoring import collectors
-from monitoring.middleware import WINDOW_SECONDS, stats, window_key
+from monitoring import collectors, middleware, reqstats
+from monitoring.middleware import RequestStats
 from monitoring.models import Collector, Metric
 from monitoring.store import query, writer
 
@@ -71,8 +71,8 @@ def test_celery_collector_reports_queue_and_task_statistics():
     assert values(rows, "celery_queue_depth")[0] >= 0 and values(rows, "celery_workers")[0] >= 0
 
 
-def test_collect_tier_stores_samples_and_honours_switches():
-    stored = collectors.collect_tier("slow")
+def test_a_cadence_stores_samples_and_honours_switches():
+    stored = collectors.collect_cadence("slow")
     assert stored > 0 and query.latest_value("system_uptime_seconds") > 0
     Metric.objects.filter(name="system_uptime_seconds").update(enabled=False)
     Collector.objects.filter(family="database").update(enabled=False)
@@ -87,7 +87,7 @@ def test_collect_tier_stores_samples_and_honours_switches():
 
     writer.record_samples = spy
     try:
-        collectors.collect_tier("slow")
+        collectors.collect_cadence("slow")
     finally:
         writer.record_samples = original
     assert "system_uptime_seconds" not in names and "pg_database_size_bytes" not in names
@@ -99,14 +99,22 @@ def test_a_failing_collector_does_not_stop_the_others(monkeypatch):
         raise RuntimeError("boom")
 
     readers = [("system", broken), ("database", collectors.database_slow)]
-    monkeypatch.setitem(collectors.READERS, collectors.Tier.SLOW, readers)
+    monkeypatch.setitem(collectors.READERS, collectors.Cadence.SLOW, readers)
     collectors._switches["at"] = 0
-    assert collectors.collect_tier("slow") == 1
+    assert collectors.collect_cadence("slow") == 1
 
 
-def test_requests_through_the_middleware_write_nothing_to_the_database(client, viewer):
+@pytest.fixture
+def stats(monkeypatch) -> RequestStats:
+    """This test's own request counters: the process-wide ones are flushed by a background
+    thread (started by any earlier request) that would take the counts mid-test."""
+    own = RequestStats(autoflush=False)
+    monkeypatch.setattr(middleware, "stats", own)
+    return own
+
+
+def test_requests_through_the_middleware_write_nothing_to_the_database(client, viewer, stats):
     client.force_login(viewer)
-    stats.take()
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/healthz").status_code == 200
     writes = [q["sql"] for q in queries.captured_queries if not q["sql"].lstrip().upper().startswith("SELECT")]
@@ -114,26 +122,47 @@ def test_requests_through_the_middleware_write_nothing_to_the_database(client, v
     counted = stats.take()
     assert counted["c|/healthz|GET|2xx|seismo"] == 1
     assert any(field.startswith("s|/healthz|seismo|") for field in counted)
+    assert not any(field.startswith("d|") for field in counted)  # nobody reads a duration sum
 
 
-def test_request_windows_become_rate_latency_and_error_samples(client, viewer):
+def test_request_periods_become_rate_latency_and_error_samples(client, viewer, stats):
     client.force_login(viewer)
-    stats.take()
     client.get("/api/v1/metrics/")
     client.get("/api/v1/metrics/", HTTP_X_SEISMO_LOADTEST_RUN="42")
     client.get("/no-such-page/")
-    now = time.time()
-    window = int(now) // WINDOW_SECONDS * WINDOW_SECONDS
-    get_redis().delete(key(window_key(window)), key("reqstats:done"), key(f"reqstats:claimed:{window}"))
+    # An hour ago: no live flusher writes into that period, and no collector claims it.
+    now = time.time() - 3600
+    period = reqstats.period_of(now)
+    step = reqstats.PERIOD_SECONDS
+    keys = (reqstats.period_key(period), reqstats.DONE_KEY, reqstats.claim_key(period))
+    get_redis().delete(*(key(name) for name in keys))
     assert stats.flush(now) > 0
-    rows = collectors.network_fast(now=window + WINDOW_SECONDS + 0.1)
+    rows = collectors.network_fast(now=period + step + 0.1)
     by = {(r[0], tuple(sorted(r[1].items()))): r[2] for r in rows}
     for source in ("seismo", "loadtest", "app"):  # the API, the load test, an unknown page
-        assert by[("http_request_rate", (("source", source),))] == pytest.approx(1 / WINDOW_SECONDS)
+        assert by[("http_request_rate", (("source", source),))] == pytest.approx(1 / step)
     routes = {dict(labels)["route"] for name, labels in by if name == "http_request_duration_p95_ms"}
     assert "/api/v1/metrics/" in routes
     assert any(dict(labels).get("route") == "unmatched" for _, labels in by)
-    assert collectors.network_fast(now=window + WINDOW_SECONDS + 0.2) == []  # each window once
+    assert by[("http_error_rate", (("source", "app"),))] == 0  # a 404 is not a server error
+    assert collectors.network_fast(now=period + step + 0.2) == []  # each period once
+
+
+def test_server_errors_count_as_errors_of_their_route(stats):
+    fields = reqstats.request_fields(
+        route="/boom/", method="GET", status=503, source="app", elapsed_ms=12.0, size=0, queries=1, query_ms=2.0
+    )
+    stats.add(fields)
+    now = time.time() - 7200
+    period = reqstats.period_of(now)
+    keys = (reqstats.period_key(period), reqstats.DONE_KEY, reqstats.claim_key(period))
+    get_redis().delete(*(key(name) for name in keys))
+    stats.flush(now)
+    rows = collectors.network_fast(now=period + reqstats.PERIOD_SECONDS + 0.1)
+    by = {(r[0], tuple(sorted(r[1].items()))): r[2] for r in rows}
+    assert by[("http_error_rate", (("source", "app"),))] == 100.0
+    assert by[("http_db_queries_per_request", (("source", "app"),))] == 1.0
+    assert ("http_errors_total", (("route", "/boom/"), ("source", "app"))) in by
 
 
 def test_prometheus_exposition_lists_collected_series(api_as, viewer):

@@ -6,10 +6,7 @@
   const data = JSON.parse(document.getElementById("run-data").textContent);
   const RUN = data.id;
   const TERMINAL = new Set(["finished", "stopped", "failed"]);
-  const SERVER_TOPICS = {
-    rate: "series:http_request_rate{source=loadtest}",
-    cpu: "series:system_cpu_percent{}",
-  };
+  const TOPICS = data.topics; // from the server: {progress, rate, cpu}
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
 
   let started = data.started_at; // epoch seconds, null while queued
@@ -223,11 +220,11 @@
   function startServerFeed() {
     if (serverFeed || !window.SeismoStream) return;
     serverFeed = { rate: onServerPoint("rate"), cpu: onServerPoint("cpu") };
-    for (const name of Object.keys(serverFeed)) SeismoStream.subscribe([SERVER_TOPICS[name]], serverFeed[name]);
+    for (const name of Object.keys(serverFeed)) SeismoStream.subscribe([TOPICS[name]], serverFeed[name]);
   }
   function stopServerFeed() {
     if (!serverFeed || !window.SeismoStream) return;
-    for (const name of Object.keys(serverFeed)) SeismoStream.unsubscribe([SERVER_TOPICS[name]], serverFeed[name]);
+    for (const name of Object.keys(serverFeed)) SeismoStream.unsubscribe([TOPICS[name]], serverFeed[name]);
     serverFeed = null;
   }
 
@@ -241,6 +238,6 @@
   document.addEventListener("seismo:stream-resync", () => { reloadSeconds(); loadServer(); });
   loadServer();
   if (!TERMINAL.has(status)) startServerFeed();
-  if (window.SeismoStream && !TERMINAL.has(status)) SeismoStream.subscribe(["loadtest-progress"], onProgress);
+  if (window.SeismoStream && !TERMINAL.has(status)) SeismoStream.subscribe([TOPICS.progress], onProgress);
   window.SeismoLoadRun = { charts, seconds, server }; // for debugging in the console
 })();
