@@ -17,3 +17,4 @@ class DashboardsConfig(AppConfig):
     def ready(self) -> None:
         # The default dashboards exist from the first `migrate` on (idempotent).
         post_migrate.connect(_create_defaults, sender=self, dispatch_uid="dashboards-defaults")
+        from dashboards import signals  # noqa: F401 (connects the receivers)

@@ -161,6 +161,72 @@ DEFAULT_DASHBOARDS: dict[str, dict[str, Any]] = {
 }
 
 
+# Created when the first node_exporter series arrives (scraped or remote-written), as Grafana's
+# "Node Exporter Full" dashboard is imported for node_exporter: one instance at a time.
+NODE_KEY = "node"
+NODE_DASHBOARD: dict[str, Any] = {
+    "title": "Node",
+    "variables": [{"name": "instance", "default": ""}],
+    "widgets": [
+        _w("stat", "Load (1 m)", "node_load1", "last", 0, 0, 6, 5),
+        _w("stat", "Load (5 m)", "node_load5", "last", 6, 0, 6, 5),
+        _w("stat", "Memory available", "node_memory_MemAvailable_bytes", "last", 12, 0, 6, 5, options={"unit": "B"}),
+        _w("stat", "Up", "up", "last", 18, 0, 6, 5, labels={"job": "node"}),
+        _w(
+            "timeseries",
+            "CPU seconds/s by mode",
+            "node_cpu_seconds_total",
+            "rate",
+            0,
+            5,
+            12,
+            7,
+            options={"label": "mode"},
+        ),
+        _w("timeseries", "Load", "node_load1", "avg", 12, 5, 12, 7),
+        _w(
+            "timeseries",
+            "Network received bytes/s",
+            "node_network_receive_bytes_total",
+            "rate",
+            0,
+            12,
+            12,
+            7,
+            options={"unit": "B"},
+        ),
+        _w(
+            "timeseries",
+            "Filesystem available",
+            "node_filesystem_avail_bytes",
+            "last",
+            12,
+            12,
+            12,
+            7,
+            options={"unit": "B"},
+        ),
+    ],
+}
+
+
+def _create(key: str, spec: dict[str, Any]) -> Dashboard:
+    with transaction.atomic():
+        dashboard = Dashboard.objects.create(
+            owner=None, shared=True, title=spec["title"], default_key=key, variables=spec["variables"]
+        )
+        Widget.objects.bulk_create([Widget(dashboard=dashboard, **clean_widget(w)) for w in spec["widgets"]])
+    return dashboard
+
+
+def ensure_node_dashboard() -> bool:
+    """Create the shared "Node" dashboard if it does not exist yet; True when it was created."""
+    if Dashboard.objects.filter(default_key=NODE_KEY).exists():
+        return False
+    _create(NODE_KEY, NODE_DASHBOARD)
+    return True
+
+
 def ensure_default_dashboards() -> int:
     """Create the shared System/Application/Database/Cache/Celery dashboards once (idempotent:
     keyed by ``default_key``; a user's later edits are kept). Returns how many were created."""
@@ -169,10 +235,6 @@ def ensure_default_dashboards() -> int:
     for key, spec in DEFAULT_DASHBOARDS.items():
         if key in existing:
             continue
-        with transaction.atomic():
-            dashboard = Dashboard.objects.create(
-                owner=None, shared=True, title=spec["title"], default_key=key, variables=spec["variables"]
-            )
-            Widget.objects.bulk_create([Widget(dashboard=dashboard, **clean_widget(w)) for w in spec["widgets"]])
+        _create(key, spec)
         created += 1
     return created

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from monitoring import health
+from monitoring.intake import guard
 from monitoring.models import Metric
 from monitoring.store.query import latest_samples
 
@@ -18,6 +19,12 @@ def render_exposition() -> str:
     ]
     for name, state in health.component_status().items():
         lines.append(f'seismo_component_up{{component="{name}"}} {1 if state["status"] == "up" else 0}')
+    refused = guard.refused_totals()
+    lines += [
+        "# HELP seismo_series_refused_total New series refused because their source reached its series limit.",
+        "# TYPE seismo_series_refused_total counter",
+    ]
+    lines += [f'seismo_series_refused_total{{source="{_escape(src)}"}} {n}' for src, n in sorted(refused.items())]
     samples = latest_samples()
     meta = {m.name: m for m in Metric.objects.filter(name__in={s["metric"] for s in samples})}
     current = None

@@ -37,6 +37,9 @@ def _fresh_process_caches() -> None:
     partitions.known_partitions.clear()
     doors.clear_caches()
     scrape.forget_targets()
+    from dashboards import signals as dashboard_signals
+
+    dashboard_signals.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,8 @@ stored for a timestamp wins), so the common case pays for no deduplication.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -103,6 +105,20 @@ def _copy_payload(raw: psycopg.Cursor[Any], table: str, payload: bytes) -> None:
         copy.write(payload)
 
 
+# The doors' batches reach the live stream at most this often per topic and process: a
+# Prometheus sending 100 requests a second must not turn into 100 stream frames a second.
+PUBLISH_EVERY_SECONDS = 0.5
+_published_at: dict[str, float] = {}
+
+
+def _publish_due(topic: str) -> bool:
+    now = time.monotonic()
+    if now - _published_at.get(topic, -math.inf) < PUBLISH_EVERY_SECONDS:
+        return False
+    _published_at[topic] = now
+    return True
+
+
 def store_columns(
     series_ids: np.ndarray, ts_us: np.ndarray, values: np.ndarray, topic: str, describe: dict[int, tuple[str, dict]]
 ) -> None:
@@ -122,6 +138,8 @@ def store_columns(
     def after_commit() -> None:
         metrics = {describe[sid][0] for sid in latest if sid in describe}
         samples_ingested.send(sender=Series, series_ids=list(latest), metrics=metrics, latest=latest)
+        if not _publish_due(topic):
+            return
         shown = [
             {"metric": describe[sid][0], "labels": describe[sid][1], "value": value}
             for sid, (_, value) in list(latest.items())[:500]

@@ -126,3 +126,28 @@ def test_past_the_series_limit_new_series_are_refused_and_known_ones_keep_flowin
     from monitoring.intake import guard
 
     assert guard.refused_totals()["remote_write:key:prometheus"] >= 2
+
+
+def test_the_refused_counter_is_exposed_on_metrics(ingest_key, settings, owner):
+    settings.INTAKE_MAX_SERIES_PER_SOURCE = 1
+    t = now_ms()
+    post(remote_write.encode([({"__name__": "m_exp", "i": str(i)}, [(1.0, t)]) for i in range(3)]), ingest_key)
+    client = Client()
+    client.force_login(owner)
+    text = client.get("/metrics").content.decode()
+    assert "# TYPE seismo_series_refused_total counter" in text
+    assert 'seismo_series_refused_total{source="remote_write:key:prometheus"} ' in text
+
+
+def test_the_first_node_exporter_series_creates_the_node_dashboard(ingest_key, django_capture_on_commit_callbacks):
+    from dashboards.models import Dashboard
+
+    assert not Dashboard.objects.filter(title="Node").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        body = remote_write.encode(
+            [({"__name__": "node_load1", "instance": "a:9100", "job": "node"}, [(1.0, now_ms())])]
+        )
+        assert post(body, ingest_key).status_code == 204
+    node = Dashboard.objects.get(title="Node")
+    assert node.variables == [{"name": "instance", "default": ""}]
+    assert node.widgets.filter(metric="node_load1").exists()
