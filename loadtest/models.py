@@ -45,6 +45,10 @@ class Scenario(models.Model):
     max_memory_percent = models.FloatField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The run later runs of this scenario are compared against (marked on a run's page).
+    baseline_run = models.ForeignKey(
+        "LoadTestRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
 
     class Meta:
         ordering = ["name"]
@@ -55,6 +59,11 @@ class Scenario(models.Model):
     def clean(self) -> None:
         """The API's limits, for every door that saves through a ModelForm (the admin)."""
         validate_scenario({f.name: getattr(self, f.name) for f in self._meta.concrete_fields})
+
+    def mark_baseline(self, run: LoadTestRun) -> None:
+        """``run`` (one of this scenario's) becomes what later runs are compared against."""
+        self.baseline_run = run
+        self.save(update_fields=["baseline_run"])
 
 
 class LoadTestRun(models.Model):
