@@ -83,7 +83,8 @@ class RollupBase(models.Model):
     min = models.FloatField()
     max = models.FloatField()
     last = models.FloatField()
-    sketch = models.JSONField(default=dict)
+    # lib.sketch's binary form: (bucket code, count) as big-endian int32 pairs, 8 bytes a bucket.
+    sketch = models.BinaryField(default=bytes)
 
     class Meta:
         abstract = True
@@ -114,6 +115,65 @@ class Rollup1h(RollupBase):
             # Retention deletes and daily summaries scan buckets by time across all series.
             models.Index(fields=["bucket"], name="rollup1h_bucket_idx"),
         ]
+
+
+class Chunk(models.Model):
+    """One series' samples over one hour past the hot window, compressed (monitoring.store.codec).
+
+    The table is partitioned by day on ``hour`` (created in SQL by the migration), so retention
+    drops whole partitions as it does for raw samples. The stats answer min/max/sum/count/last
+    without decoding; ``sum`` adds the values one by one in time order, exactly as the raw-row
+    path does, so both give the same bits.
+    """
+
+    pk = models.CompositePrimaryKey("series", "hour")
+    series = models.ForeignKey(Series, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    hour = models.DateTimeField()
+    first_ts = models.DateTimeField()
+    last_ts = models.DateTimeField()
+    count = models.IntegerField()
+    min = models.FloatField()
+    max = models.FloatField()
+    sum = models.FloatField()
+    first = models.FloatField()
+    last = models.FloatField()
+    timestamps = models.BinaryField()
+    values = models.BinaryField()
+
+    class Meta:
+        managed = False
+        db_table = "monitoring_chunk"
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.hour.isoformat()} ({self.count})"
+
+
+class Compaction(models.Model):
+    """The one row that says how far compaction got and how its last run went."""
+
+    compacted_until = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_samples = models.BigIntegerField(default=0)
+    last_run_chunks = models.IntegerField(default=0)
+    last_run_seconds = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"compacted until {self.compacted_until}"
+
+    @classmethod
+    def current(cls) -> Compaction:
+        state, _ = cls.objects.get_or_create(pk=1)
+        return state
+
+    def finish(self, until: datetime, samples: int, chunks: int, seconds: float, at: datetime) -> None:
+        """Record a finished run; the watermark never moves back."""
+        if self.compacted_until is None or until > self.compacted_until:
+            self.compacted_until = until
+        self.last_run_at = at
+        self.last_run_samples = samples
+        self.last_run_chunks = chunks
+        self.last_run_seconds = seconds
+        self.save()
 
 
 class RollupState(models.Model):

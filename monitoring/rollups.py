@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from lib.sketch import SQL_BUCKET
+from lib.sketch import SQL_CODE, SQL_ENCODE, sql_decode
 from monitoring.models import Metric, RollupState
+from monitoring.store.chunks import CHUNK_SECONDS, known_chunk_partitions
 from monitoring.store.partitions import known_partitions, partition_name
 
 # Late samples up to this far behind the watermark are still folded into their minute.
@@ -39,14 +40,14 @@ def rollup_minutes(now: datetime | None = None) -> int:
                        min(value) AS min, max(value) AS max, (array_agg(value ORDER BY ts DESC))[1] AS last
                 FROM monitoring_sample WHERE ts >= %(start)s AND ts < %(end)s GROUP BY 1, 2
             ) a JOIN (
-                SELECT series_id, bucket, jsonb_object_agg(key, n) AS sketch FROM (
-                    SELECT series_id, date_trunc('minute', ts) AS bucket, {SQL_BUCKET} AS key, count(*) AS n
+                SELECT series_id, bucket, {SQL_ENCODE} AS sketch FROM (
+                    SELECT series_id, date_trunc('minute', ts) AS bucket, {SQL_CODE} AS code, count(*) AS n
                     FROM monitoring_sample WHERE ts >= %(start)s AND ts < %(end)s GROUP BY 1, 2, 3
                 ) b GROUP BY 1, 2
             ) k USING (series_id, bucket)
             ON CONFLICT (series_id, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
                 min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, sketch = EXCLUDED.sketch
-            """,  # noqa: S608 (SQL_BUCKET is a constant)
+            """,  # noqa: S608 (SQL_CODE and SQL_ENCODE are constants)
             {"start": start, "end": end},
         )
         written = cursor.rowcount
@@ -61,7 +62,7 @@ def rollup_hours(now: datetime | None = None) -> int:
     start = min(_watermark("1h", end - timedelta(days=1)), end) - timedelta(hours=1)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             INSERT INTO monitoring_rollup_1h (series_id, bucket, count, sum, min, max, last, sketch)
             SELECT a.series_id, a.bucket, a.count, a.sum, a.min, a.max, a.last, k.sketch
             FROM (
@@ -69,15 +70,15 @@ def rollup_hours(now: datetime | None = None) -> int:
                        min(min) AS min, max(max) AS max, (array_agg(last ORDER BY bucket DESC))[1] AS last
                 FROM monitoring_rollup_1m WHERE bucket >= %(start)s AND bucket < %(end)s GROUP BY 1, 2
             ) a JOIN (
-                SELECT series_id, bucket, jsonb_object_agg(key, n) AS sketch FROM (
-                    SELECT r.series_id, date_trunc('hour', r.bucket) AS bucket, kv.key, sum(kv.value::bigint) AS n
-                    FROM monitoring_rollup_1m r, jsonb_each_text(r.sketch) kv
+                SELECT series_id, bucket, {SQL_ENCODE} AS sketch FROM (
+                    SELECT r.series_id, date_trunc('hour', r.bucket) AS bucket, kv.code, sum(kv.n) AS n
+                    FROM monitoring_rollup_1m r, {sql_decode("r.sketch")}
                     WHERE r.bucket >= %(start)s AND r.bucket < %(end)s GROUP BY 1, 2, 3
                 ) b GROUP BY 1, 2
             ) k USING (series_id, bucket)
             ON CONFLICT (series_id, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
                 min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, sketch = EXCLUDED.sketch
-            """,
+            """,  # noqa: S608 (SQL_ENCODE and sql_decode are constants)
             {"start": start, "end": end},
         )
         written = cursor.rowcount
@@ -85,32 +86,48 @@ def rollup_hours(now: datetime | None = None) -> int:
     return written
 
 
-def sample_partitions() -> list[tuple[str, date]]:
+def _partitions(parent: str) -> list[tuple[str, date]]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'monitoring_sample' ORDER BY 1"
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s ORDER BY 1",
+            [parent],
         )
         names = [row[0] for row in cursor.fetchall()]
     return [(name, datetime.strptime(name[-8:], "%Y%m%d").replace(tzinfo=UTC).date()) for name in names]
 
 
+def sample_partitions() -> list[tuple[str, date]]:
+    return _partitions("monitoring_sample")
+
+
+def chunk_partitions() -> list[tuple[str, date]]:
+    return _partitions("monitoring_chunk")
+
+
 def apply_retention(now: datetime | None = None) -> dict[str, int]:
-    """Drop raw partitions past retention, delete old rollups, honour per-metric retention."""
+    """Drop raw and chunk partitions past retention, delete old rollups and late samples, honour
+    per-metric retention (for chunks to the hour: a chunk goes once all of it is too old)."""
     now = now or datetime.now(UTC)
-    cutoff = (now - timedelta(days=settings.SEISMO_RETENTION_RAW_DAYS)).date()
+    oldest = now - timedelta(days=settings.SEISMO_RETENTION_RAW_DAYS)
+    cutoff = oldest.date()
     dropped = 0
     with connection.cursor() as cursor:
-        for name, day in sample_partitions():
+        for name, day in sample_partitions() + chunk_partitions():
             if day < cutoff:
                 cursor.execute(f"DROP TABLE IF EXISTS {name}")
                 known_partitions.discard(day)
+                known_chunk_partitions.discard(day)
                 dropped += 1
+        cursor.execute("DELETE FROM monitoring_sample_late WHERE ts < %s", [oldest])
         for metric_id, days in Metric.objects.filter(retention_days__isnull=False).values_list("id", "retention_days"):
+            limit = now - timedelta(days=days)
+            series = "series_id IN (SELECT id FROM monitoring_series WHERE metric_id = %s)"
+            cursor.execute(f"DELETE FROM monitoring_sample WHERE ts < %s AND {series}", [limit, metric_id])  # noqa: S608
+            cursor.execute(f"DELETE FROM monitoring_sample_late WHERE ts < %s AND {series}", [limit, metric_id])  # noqa: S608
             cursor.execute(
-                "DELETE FROM monitoring_sample WHERE ts < %s AND series_id IN "
-                "(SELECT id FROM monitoring_series WHERE metric_id = %s)",
-                [now - timedelta(days=days), metric_id],
+                f"DELETE FROM monitoring_chunk WHERE hour < %s AND {series}",  # noqa: S608
+                [limit - timedelta(seconds=CHUNK_SECONDS), metric_id],
             )
         cursor.execute(
             "DELETE FROM monitoring_rollup_1m WHERE bucket < %s",

@@ -46,6 +46,7 @@ def _schedule() -> dict[str, dict[str, Any]]:
         # A window that could not start in time is planned by the next one (nothing is skipped).
         "options": {"expires": settings.SCRAPE_WINDOW_SECONDS},
     }
+    schedule["compact"] = {"task": "monitoring.tasks.compact", "schedule": settings.STORAGE_COMPACT_SECONDS}
     return schedule
 
 
@@ -94,6 +95,13 @@ def daily_summary() -> int:
 
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
     return rollups.summarize_day(yesterday) + rollups.summarize_day(yesterday + timedelta(days=1))
+
+
+@shared_task(ignore_result=True)
+def compact() -> dict[str, Any]:
+    from monitoring.store import compaction
+
+    return compaction.compact()
 
 
 @shared_task(ignore_result=True)

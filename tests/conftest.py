@@ -31,10 +31,11 @@ ARTIFACTS = BASE_DIR / "test-artifacts"
 def _fresh_process_caches() -> None:
     """Series ids and partitions cached by an earlier test may belong to rolled-back rows."""
     from monitoring.intake import doors, scrape
-    from monitoring.store import partitions, series
+    from monitoring.store import chunks, partitions, series
 
     series.series_cache.clear()
     partitions.known_partitions.clear()
+    chunks.known_chunk_partitions.clear()
     doors.clear_caches()
     scrape.forget_targets()
     from dashboards import signals as dashboard_signals

@@ -370,6 +370,12 @@ SCRAPE_WINDOW_SECONDS = env.int("SCRAPE_WINDOW_SECONDS", default=10)
 SEISMO_RETENTION_RAW_DAYS = env.int("SEISMO_RETENTION_RAW_DAYS", default=30)
 SEISMO_RETENTION_1M_DAYS = env.int("SEISMO_RETENTION_1M_DAYS", default=183)
 SEISMO_RETENTION_1H_DAYS = env.int("SEISMO_RETENTION_1H_DAYS", default=730)
+# Raw samples older than this are compacted into per-series hourly chunks (monitoring/store/compaction.py),
+# checked every STORAGE_COMPACT_SECONDS. At least 10 minutes: "latest value" reads stay on raw rows.
+STORAGE_HOT_WINDOW_SECONDS = env.int("STORAGE_HOT_WINDOW_SECONDS", default=7200)
+STORAGE_COMPACT_SECONDS = env.float("STORAGE_COMPACT_SECONDS", default=300.0)
+if STORAGE_HOT_WINDOW_SECONDS < 600:
+    raise ImproperlyConfigured(f"STORAGE_HOT_WINDOW_SECONDS={STORAGE_HOT_WINDOW_SECONDS} must be at least 600.")
 # permessage-deflate on the live stream when the client offers it (config/daphne_server.py).
 STREAM_COMPRESSION = env.bool("STREAM_COMPRESSION", default=True)
 # Collection cadences (how often each collector runs), in seconds.

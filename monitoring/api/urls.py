@@ -13,4 +13,6 @@ urlpatterns = [
     path("query/", views.QueryView.as_view(), name="api-query"),
     path("export/", views.ExportView.as_view(), name="api-export"),
     *router.urls,
+    path("storage/", views.StorageView.as_view(), name="api-storage"),
+    path("storage/compact/", views.CompactView.as_view(), name="api-storage-compact"),
 ]

@@ -12,6 +12,7 @@ import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import transaction
 from django.db.models import Count
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -21,12 +22,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.choices import Role
 from lib.api import ApiError
-from monitoring import ingest
+from monitoring import ingest, tasks
 from monitoring.choices import Aggregation
 from monitoring.models import Metric
 from monitoring.rules import MAX_SERIES_PER_QUERY, is_metric_name
-from monitoring.store import export, query
+from monitoring.store import export, query, usage
 
 FILTER_PARAMS = [
     OpenApiParameter("metric", str, required=True, description="Metric name"),
@@ -222,3 +224,26 @@ async def _async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         if chunk is sentinel:
             return
         yield chunk
+
+
+class StorageView(APIView):
+    """What each storage tier holds and costs, and how compaction is doing (admins)."""
+
+    read_role = Role.ADMIN
+    write_role = Role.ADMIN
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response(usage.storage_report())
+
+
+class CompactView(APIView):
+    """Compact everything older than the hot window now (the beat task's work), in the worker."""
+
+    read_role = Role.ADMIN
+    write_role = Role.ADMIN
+
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        transaction.on_commit(tasks.compact.delay)
+        return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)

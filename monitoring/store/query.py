@@ -19,6 +19,8 @@ from lib.api import ApiError
 from monitoring.choices import Aggregation
 from monitoring.models import Series
 from monitoring.rules import MAX_POINTS, MAX_SERIES_PER_QUERY
+from monitoring.store import raw_read
+from monitoring.store.chunks import to_us
 
 # Storage tier → the resolution (seconds) of its rows.
 TIER_SECONDS = {"raw": 1, "1m": 60, "1h": 3600}
@@ -51,19 +53,6 @@ def pick_step(start: datetime, end: datetime, tier: str, step: int | None) -> in
     return math.ceil(chosen / resolution) * resolution
 
 
-_RAW_AGG = {
-    "avg": "avg(value)",
-    "min": "min(value)",
-    "max": "max(value)",
-    "sum": "sum(value)",
-    "count": "count(*)::float8",
-    "last": "(array_agg(value ORDER BY ts DESC))[1]",
-    "p50": "percentile_cont(0.5) WITHIN GROUP (ORDER BY value)",
-    "p95": "percentile_cont(0.95) WITHIN GROUP (ORDER BY value)",
-    "p99": "percentile_cont(0.99) WITHIN GROUP (ORDER BY value)",
-    "rate": "CASE WHEN count(*) > 1 THEN greatest((array_agg(value ORDER BY ts DESC))[1] "
-    "- (array_agg(value ORDER BY ts))[1], 0) / nullif(extract(epoch FROM max(ts) - min(ts)), 0) END",
-}
 _ROLLUP_AGG = {
     "avg": "sum(sum) / nullif(sum(count), 0)",
     "min": "min(min)",
@@ -115,6 +104,8 @@ def query(
 def _bucketed(
     tier: str, ids: list[int], start: datetime, end: datetime, step: int, agg: str
 ) -> dict[int, list[list[float]]]:
+    if tier == "raw":
+        return _raw_bucketed(ids, start, end, step, agg)
     table, time_col = _TIER_TABLE[tier]
     bucket = f"date_bin(make_interval(secs => %s), {time_col}, 'epoch'::timestamptz)"
     where = f"series_id = ANY(%s) AND {time_col} >= %s AND {time_col} < %s"
@@ -123,18 +114,18 @@ def _bucketed(
     with connection.cursor() as cursor:
         if tier != "raw" and agg in _QUANTILE:
             cursor.execute(
-                f"SELECT series_id, b, key, sum(n) FROM (SELECT series_id, {bucket} AS b, kv.key, "  # noqa: S608
-                f"kv.value::bigint AS n FROM {table}, jsonb_each_text(sketch) kv WHERE {where}) x "
+                f"SELECT series_id, b, code, sum(n) FROM (SELECT series_id, {bucket} AS b, kv.code, "  # noqa: S608
+                f"kv.n FROM {table}, {sketch.sql_decode('sketch')} WHERE {where}) x "
                 "GROUP BY 1, 2, 3 ORDER BY 1, 2",
                 params,
             )
             merged: dict[tuple[int, datetime], dict[str, int]] = {}
-            for sid, b, key, n in cursor.fetchall():
-                merged.setdefault((sid, b), {})[key] = int(n)
+            for sid, b, code, n in cursor.fetchall():
+                merged.setdefault((sid, b), {})[sketch.key_of(code)] = int(n)
             for (sid, b), counts in merged.items():
                 out.setdefault(sid, []).append([b.timestamp(), sketch.quantile(counts, _QUANTILE[agg])])
             return out
-        expression = (_RAW_AGG if tier == "raw" else _ROLLUP_AGG)[agg]
+        expression = _ROLLUP_AGG[agg]
         cursor.execute(
             f"SELECT series_id, {bucket} AS b, {expression} FROM {table} WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",  # noqa: S608
             params,
@@ -212,6 +203,20 @@ def histogram_quantiles(
     return out
 
 
+def _raw_bucketed(ids: list[int], start: datetime, end: datetime, step: int, agg: str) -> dict[int, list[list[float]]]:
+    """Raw-tier buckets over hot rows and compacted chunks alike (raw_read.py)."""
+    out: dict[int, list[list[float]]] = {}
+    begin, finish, step_us = to_us(start), to_us(end), step * 1_000_000
+    if agg in _QUANTILE:
+        found = raw_read.quantiles(ids, begin, finish, step_us, agg)
+        for sid, buckets in found.items():
+            out[sid] = [[b / 1e6, value] for b, value in sorted(buckets.items())]
+        return out
+    for sid, buckets in raw_read.bucket_stats(ids, begin, finish, step_us).items():
+        out[sid] = [[b / 1e6, stats.value(agg)] for b, stats in sorted(buckets.items())]
+    return out
+
+
 def aggregate_window(
     metric: str,
     matchers: dict[str, str] | None,
@@ -229,13 +234,15 @@ def aggregate_window(
     series = list(queryset if limit is None else queryset[:limit])
     if not series:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT series_id, {_RAW_AGG[agg]} FROM monitoring_sample "  # noqa: S608
-            "WHERE series_id = ANY(%s) AND ts > %s AND ts <= %s GROUP BY 1",
-            [[s.id for s in series], now - timedelta(seconds=window_seconds), now],
-        )
-        values = {sid: (None if v is None else float(v)) for sid, v in cursor.fetchall()}
+    ids = [s.id for s in series]
+    # (now - window, now] in whole microseconds, PostgreSQL's resolution.
+    begin, finish = to_us(now - timedelta(seconds=window_seconds)) + 1, to_us(now) + 1
+    if agg in _QUANTILE:
+        found = raw_read.quantiles(ids, begin, finish, None, agg)
+        values = {sid: buckets[0] for sid, buckets in found.items()}
+    else:
+        stats = raw_read.bucket_stats(ids, begin, finish, None)
+        values = {sid: buckets[0].value(agg) for sid, buckets in stats.items()}
     return [(s, values.get(s.id)) for s in series]
 
 

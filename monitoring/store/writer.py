@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from lib.realtime import publish_samples
 from monitoring.models import Series
 from monitoring.signals import samples_ingested
+from monitoring.store.chunks import from_us, late_cutoff, store_late, to_us
 from monitoring.store.partitions import ensure_partitions
 from monitoring.store.series import labels_key, resolve_series
 
@@ -39,12 +40,22 @@ _FROM_STAGE = (
     "SELECT DISTINCT ON (series_id, ts) series_id, ts, value FROM sample_stage "
     "ON CONFLICT (series_id, ts) DO NOTHING"
 )
+# ON COMMIT only empties the stage at the end of the transaction: a second batch in the same
+# transaction must not insert the first one's rows again.
+_EMPTY_STAGE = "DELETE FROM sample_stage"
 
 
 def copy_rows(rows: list[tuple[int, datetime, float]]) -> None:
     """Store (series_id, ts, value) rows; a (series, ts) already stored is kept, not doubled."""
     if not rows:
         return
+    cutoff = late_cutoff()
+    if any(ts < cutoff for _, ts, _ in rows):
+        # Past the hot window: compaction may already have taken that hour (chunks.py).
+        store_late([row for row in rows if row[1] < cutoff])
+        rows = [row for row in rows if row[1] >= cutoff]
+        if not rows:
+            return
     ensure_partitions({ts.date() for _, ts, _ in rows})
     with transaction.atomic():
         try:
@@ -55,6 +66,7 @@ def copy_rows(rows: list[tuple[int, datetime, float]]) -> None:
                 cursor.execute(_STAGE_TABLE)
                 _copy(cursor.cursor, "sample_stage", rows)
                 cursor.execute(_FROM_STAGE)
+                cursor.execute(_EMPTY_STAGE)
 
 
 def _copy(raw: psycopg.Cursor[Any], table: str, rows: list[tuple[int, datetime, float]]) -> None:
@@ -80,6 +92,15 @@ def copy_columns(series_ids: np.ndarray, ts_us: np.ndarray, values: np.ndarray) 
     by numpy in one go, with no Python object per sample — the high-volume doors' writer."""
     if not len(series_ids):
         return
+    late = ts_us < to_us(late_cutoff())
+    if late.any():
+        # Past the hot window: compaction may already have taken that hour (chunks.py).
+        pairs = zip(series_ids[late].tolist(), ts_us[late].tolist(), values[late].tolist(), strict=True)
+        store_late([(sid, from_us(ts), value) for sid, ts, value in pairs])
+        keep = ~late
+        series_ids, ts_us, values = series_ids[keep], ts_us[keep], values[keep]
+        if not len(series_ids):
+            return
     days = np.unique(ts_us // _US_PER_DAY)
     ensure_partitions({_EPOCH_DAY + timedelta(days=int(day)) for day in days})
     data = np.empty(len(series_ids), dtype=_COPY_ROW)
@@ -98,6 +119,7 @@ def copy_columns(series_ids: np.ndarray, ts_us: np.ndarray, values: np.ndarray) 
                 cursor.execute(_STAGE_TABLE)
                 _copy_payload(cursor.cursor, "sample_stage", payload)
                 cursor.execute(_FROM_STAGE)
+                cursor.execute(_EMPTY_STAGE)
 
 
 def _copy_payload(raw: psycopg.Cursor[Any], table: str, payload: bytes) -> None:
