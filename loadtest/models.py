@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -11,6 +12,11 @@ from lib.text import valid_name
 from loadtest.choices import Preset, RunStatus, ThinkMode
 from loadtest.tally import Tally
 from loadtest.validation import validate_scenario
+
+
+def bounded(low: float, high: float) -> list[MinValueValidator | MaxValueValidator]:
+    """Every scenario number has a range (one home; the admin and the API both check it)."""
+    return [MinValueValidator(low), MaxValueValidator(high)]
 
 
 def default_endpoints() -> list[dict[str, object]]:
@@ -24,25 +30,35 @@ class Scenario(models.Model):
     preset = models.CharField(max_length=20, choices=Preset.choices, blank=True)
     target_url = models.URLField(help_text="Base URL; endpoint paths are appended.")
     endpoints = models.JSONField(default=default_endpoints)
-    users = models.PositiveIntegerField(default=10)
-    spawn_rate = models.FloatField(default=10, help_text="Users started per second.")
-    duration_seconds = models.PositiveIntegerField(default=30)
-    think_time_ms = models.PositiveIntegerField(default=0)
+    users = models.PositiveIntegerField(default=10, validators=bounded(1, 10_000))
+    spawn_rate = models.FloatField(default=10, validators=bounded(0.1, 10_000), help_text="Users started per second.")
+    duration_seconds = models.PositiveIntegerField(default=30, validators=bounded(1, 24 * 3600))
+    think_time_ms = models.PositiveIntegerField(default=0, validators=bounded(0, 3_600_000))
     think_mode = models.CharField(max_length=20, choices=ThinkMode.choices, default=ThinkMode.CONSTANT)
     throughput_per_user = models.FloatField(
         null=True, blank=True, help_text="Requests per second each user aims at (think mode constant throughput)."
     )
-    request_timeout_ms = models.PositiveIntegerField(default=10_000)
+    request_timeout_ms = models.PositiveIntegerField(default=10_000, validators=bounded(1, 120_000))
     processes = models.PositiveSmallIntegerField(
         default=1, help_text="Worker processes sharing the users, for more load (at most the CPU count)."
     )
-    payload_bytes = models.PositiveIntegerField(default=0, help_text="Body size for POST/PUT (Memory Pressure).")
-    client_delay_ms = models.PositiveIntegerField(default=0, help_text="Injected delay per request (Network Slow).")
-    max_error_rate = models.FloatField(null=True, blank=True, help_text="Stop above this share of failures (0 to 1).")
-    max_p95_ms = models.FloatField(null=True, blank=True)
-    max_rps = models.FloatField(null=True, blank=True, help_text="Requests per second are capped at this.")
-    max_cpu_percent = models.FloatField(null=True, blank=True, help_text="Stop above this host CPU %.")
-    max_memory_percent = models.FloatField(null=True, blank=True)
+    payload_bytes = models.PositiveIntegerField(
+        default=0, validators=bounded(0, 10 * 1024 * 1024), help_text="Body size for POST/PUT (Memory Pressure)."
+    )
+    client_delay_ms = models.PositiveIntegerField(
+        default=0, validators=bounded(0, 60_000), help_text="Injected delay per request (Network Slow)."
+    )
+    max_error_rate = models.FloatField(
+        null=True, blank=True, validators=bounded(0, 1), help_text="Stop above this share of failures (0 to 1)."
+    )
+    max_p95_ms = models.FloatField(null=True, blank=True, validators=bounded(0, 3_600_000))
+    max_rps = models.FloatField(
+        null=True, blank=True, validators=bounded(0.1, 1_000_000), help_text="Requests per second are capped at this."
+    )
+    max_cpu_percent = models.FloatField(
+        null=True, blank=True, validators=bounded(0, 100), help_text="Stop above this host CPU %."
+    )
+    max_memory_percent = models.FloatField(null=True, blank=True, validators=bounded(0, 100))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     # The run later runs of this scenario are compared against (marked on a run's page).

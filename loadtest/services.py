@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.forms.models import model_to_dict
 
 from lib.outbound import OutboundRefusedError, check_url
@@ -42,6 +43,10 @@ class RunRefusedError(ValueError):
     """The run may not start; the message says why (shown to the user)."""
 
 
+class RunBusyError(RunRefusedError):
+    """Too many runs at once: try again later."""
+
+
 def apply_preset(fields: dict[str, Any]) -> dict[str, Any]:
     """The preset's values, overridden by anything given explicitly."""
     preset = PRESETS.get(fields.get("preset") or "", {})
@@ -58,6 +63,12 @@ def check_target(url: str) -> None:
 def start_run(scenario: Scenario, user: Any) -> LoadTestRun:
     """Queue a run of ``scenario`` — refused before any request if the target is not allowed."""
     check_target(scenario.target_url)
+    busy = LoadTestRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).count()
+    if busy >= settings.LOADTEST_MAX_CONCURRENT_RUNS:
+        raise RunBusyError(
+            f"{busy} load tests are queued or running (at most {settings.LOADTEST_MAX_CONCURRENT_RUNS} at once, "
+            "LOADTEST_MAX_CONCURRENT_RUNS); wait for one to finish or stop one"
+        )
     config = {k: v for k, v in model_to_dict(scenario).items() if k in CONFIG_FIELDS}
     run = LoadTestRun.objects.create(scenario=scenario if scenario.pk else None, config=config, created_by=user)
     enqueue_after_commit("loadtest.tasks.run_load_test", run.pk)

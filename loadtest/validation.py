@@ -23,17 +23,52 @@ MAX_DURATION_SECONDS = 24 * 3600
 MAX_THROUGHPUT_PER_USER = 1000
 
 
+MAX_PATH = 2000
+MAX_HEADERS = 50
+MAX_BODY = 64 * 1024
+MAX_WEIGHT = 1_000_000
+
+
+def _printable_pair(name: Any, value: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and isinstance(value, str)
+        and bool(name)
+        and name.isprintable()
+        and value.isprintable()
+        and len(name) + len(value) < 8192
+    )
+
+
+def check_endpoint(index: int, endpoint: Any) -> None:
+    if not isinstance(endpoint, dict):
+        raise ValidationError(f"endpoint {index}: an object with method, path, weight")
+    path = endpoint.get("path", "")
+    if not isinstance(path, str) or not path.startswith("/") or len(path) > MAX_PATH or not path.isprintable():
+        raise ValidationError(f"endpoint {index}: a printable path starting with / (at most {MAX_PATH} characters)")
+    if " " in path:
+        raise ValidationError(f"endpoint {index}: no spaces in the path (encode them as %20)")
+    method = endpoint.get("method", "GET")
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise ValidationError(f"endpoint {index}: method is one of {', '.join(sorted(METHODS))}")
+    weight = endpoint.get("weight", 1)
+    if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0 < weight <= MAX_WEIGHT:
+        raise ValidationError(f"endpoint {index}: weight must be a number above 0, at most {MAX_WEIGHT:,}")
+    headers = endpoint.get("headers") or {}
+    if not isinstance(headers, dict) or len(headers) > MAX_HEADERS:
+        raise ValidationError(f"endpoint {index}: headers are an object of at most {MAX_HEADERS} entries")
+    if not all(_printable_pair(k, v) for k, v in headers.items()):
+        raise ValidationError(f"endpoint {index}: header names and values are printable strings")
+    body = endpoint.get("body")
+    if body is not None and (not isinstance(body, str) or len(body) > MAX_BODY):
+        raise ValidationError(f"endpoint {index}: body is a string of at most {MAX_BODY:,} characters")
+
+
 def check_endpoints(value: Any) -> None:
     if not isinstance(value, list) or not value or len(value) > MAX_ENDPOINTS:
         raise ValidationError(f"a list of 1 to {MAX_ENDPOINTS} endpoints")
     for index, endpoint in enumerate(value):
-        if not isinstance(endpoint, dict) or not str(endpoint.get("path", "")).startswith("/"):
-            raise ValidationError(f"endpoint {index}: needs a path starting with /")
-        if str(endpoint.get("method", "GET")).upper() not in METHODS:
-            raise ValidationError(f"endpoint {index}: unknown method")
-        weight = endpoint.get("weight", 1)
-        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
-            raise ValidationError(f"endpoint {index}: weight must be a positive number")
+        check_endpoint(index, endpoint)
 
 
 def check_users(value: int) -> None:

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from accounts.authentication import IngestPrincipal, user_for_token
+from accounts.roles import role_of
 from lib.api import error_body
 from monitoring import health
 from monitoring.models import ScrapeTarget
@@ -24,23 +25,29 @@ def readyz(request: HttpRequest) -> HttpResponse:
     return JsonResponse(status, status=200 if health.all_up(status) else 503)
 
 
-def _metrics_allowed(request: HttpRequest) -> bool:
+def _metrics_caller(request: HttpRequest) -> tuple[bool, bool]:
+    """(identified, allowed): the METRICS_TOKEN, or a user (session or token) with a role."""
     if request.user.is_authenticated:
-        return True
+        return True, role_of(request.user) is not None
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        return False
+        return False, False
     raw = header[7:]
     if settings.METRICS_TOKEN and hmac.compare_digest(raw, settings.METRICS_TOKEN):
-        return True
+        return True, True
     principal = user_for_token(raw)
-    return principal is not None and not isinstance(principal, IngestPrincipal)
+    if principal is None or isinstance(principal, IngestPrincipal):
+        return False, False
+    return True, role_of(principal) is not None
 
 
 @never_cache
 def prometheus_metrics(request: HttpRequest) -> HttpResponse:
-    if not _metrics_allowed(request):
+    identified, allowed = _metrics_caller(request)
+    if not identified:
         return JsonResponse(error_body("not_authenticated", "A bearer token is required."), status=401)
+    if not allowed:
+        return JsonResponse(error_body("permission_denied", "Your account has no role."), status=403)
     from monitoring.exposition import render_exposition
 
     return HttpResponse(render_exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -9,6 +9,7 @@ from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from config.services import celery_broker_url, embedded_env_file
 
@@ -217,7 +218,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["lib.parsers.LimitedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -353,6 +354,15 @@ LOGGING = {
 
 # Metrics pipeline --------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024  # ingest enforces its own, smaller limit first
+# Load tests: how many may be queued or running at once; they run on their own Celery queue
+# so collectors and alerts never wait behind a 24-hour run.
+LOADTEST_MAX_CONCURRENT_RUNS = env.int("LOADTEST_MAX_CONCURRENT_RUNS", default=2)
+# Every worker consumes both queues (no -Q needed); the cap above keeps threads free for the rest.
+LOADTEST_QUEUE = f"{REDIS_KEY_PREFIX}.loadtest"
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(LOADTEST_QUEUE)]
+CELERY_TASK_ROUTES = {"loadtest.tasks.run_load_test": {"queue": LOADTEST_QUEUE}}
+# Largest JSON body any other API view accepts (DRF parsers bypass DATA_UPLOAD_MAX_MEMORY_SIZE).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=8 * 1024 * 1024)
 INGEST_MAX_SAMPLES = env.int("INGEST_MAX_SAMPLES", default=10_000)
 # The doors other systems use (remote-write, OTLP, scrapes; README "Monitor your systems").

@@ -4,9 +4,23 @@ from typing import Any
 
 from rest_framework import serializers
 
+from accounts.choices import Role
+from accounts.roles import has_role
 from loadtest.models import LoadTestRun, RunSecond, Scenario
 from loadtest.services import apply_preset
 from loadtest.validation import FIELD_CHECKS, cross_field_errors
+
+MASK = "•••"
+
+
+def masked_endpoints(endpoints: Any, request: Any) -> Any:
+    """Endpoint headers (often credentials) shown to editors and admins only."""
+    if not isinstance(endpoints, list) or (request is not None and has_role(request.user, Role.EDITOR)):
+        return endpoints
+    return [
+        {**e, "headers": {k: MASK for k in e["headers"]}} if isinstance(e, dict) and e.get("headers") else e
+        for e in endpoints
+    ]
 
 
 class ScenarioSerializer(serializers.ModelSerializer):
@@ -30,6 +44,11 @@ class ScenarioSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(errors)
         return attrs
 
+    def to_representation(self, instance: Scenario) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["endpoints"] = masked_endpoints(data.get("endpoints"), self.context.get("request"))
+        return data
+
 
 class RunSecondSerializer(serializers.ModelSerializer):
     class Meta:
@@ -42,6 +61,14 @@ class RunSerializer(serializers.ModelSerializer):
         model = LoadTestRun
         exclude = ["created_by"]
         read_only_fields = [f.name for f in LoadTestRun._meta.fields]
+
+    def to_representation(self, instance: LoadTestRun) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if isinstance(data.get("config"), dict):
+            config = data["config"]
+            endpoints = masked_endpoints(config.get("endpoints"), self.context.get("request"))
+            data["config"] = {**config, "endpoints": endpoints}
+        return data
 
 
 class RunDetailSerializer(RunSerializer):

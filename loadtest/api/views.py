@@ -33,6 +33,8 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         body.is_valid(raise_exception=True)
         try:
             run = services.start_run(body.validated_data["scenario"], request.user)
+        except services.RunBusyError as exc:
+            raise ApiError(str(exc), code="too_many_runs", status_code=409) from None
         except services.RunRefusedError as exc:
             raise ApiError(str(exc), code="target_refused", details={"field": "target_url"}) from None
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,38 @@
+"""The API's request parser: DRF's JSON parser behind a body size limit.
+
+Its own module: DRF imports the default parser classes while ``rest_framework.views`` loads,
+so this must not import that (``lib.api`` does).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.conf import settings
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "too_large"
+
+
+class LimitedJSONParser(JSONParser):
+    """DRF's JSON parser behind a size limit (``API_MAX_BODY_BYTES``): DRF reads the stream
+    itself, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE never applies to API bodies."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+        limit = settings.API_MAX_BODY_BYTES
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise RequestTooLarge(f"Request body over {limit} bytes.")
+        if stream is None:
+            return super().parse(stream, media_type, parser_context)
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise RequestTooLarge(f"Request body over {limit} bytes.")
+        return super().parse(io.BytesIO(body), media_type, parser_context)
