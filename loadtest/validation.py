@@ -50,7 +50,7 @@ def check_endpoint(index: int, endpoint: Any) -> None:
         raise ValidationError(f"endpoint {index}: no spaces in the path (encode them as %20)")
     method = endpoint.get("method", "GET")
     if not isinstance(method, str) or method.upper() not in METHODS:
-        raise ValidationError(f"endpoint {index}: method is one of {', '.join(sorted(METHODS))}")
+        raise ValidationError(f"endpoint {index}: unknown method (one of {', '.join(sorted(METHODS))})")
     weight = endpoint.get("weight", 1)
     if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0 < weight <= MAX_WEIGHT:
         raise ValidationError(f"endpoint {index}: weight must be a number above 0, at most {MAX_WEIGHT:,}")

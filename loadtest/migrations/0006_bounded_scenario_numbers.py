@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("loadtest", "0004_printable_names"),
+        ("loadtest", "0005_scenario_baseline_run"),
     ]
 
     operations = [
