@@ -255,7 +255,7 @@ def scraping(args: Any) -> list[Result]:
     from monitoring.intake import prom_text
     from monitoring.models import ScrapeTarget
 
-    seconds = 45 if args.quick else 120
+    seconds = 30 if args.quick else 90
     per_target = len(prom_text.parse(PAYLOAD.read_text(), prom_text.SeriesCache()).keys)
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-c", _SERVER, str(port), str(PAYLOAD)], start_new_session=True)
@@ -270,16 +270,22 @@ def scraping(args: Any) -> list[Result]:
         )
         _truncate()
         env = {**os.environ, "OUTBOUND_ALLOWLIST": "127.0.0.1"}
-        scraper = subprocess.Popen([sys.executable, "-c", _SCRAPER, str(seconds)], cwd=BASE_DIR, env=env)
+        scraper = subprocess.Popen([sys.executable, "-c", _SCRAPER, "3600"], cwd=BASE_DIR, env=env)
         watched = psutil.Process(scraper.pid)
-        time.sleep(20)  # the first interval creates the series; measure the steady state after it
-        cpu_before, wall_before = _cpu_seconds(watched), time.monotonic()
-        samples_before = _count("node_")
-        time.sleep(seconds - 25)
-        cpu = _cpu_seconds(watched) - cpu_before
-        wall = time.monotonic() - wall_before
-        scraped = _count("node_") - samples_before
-        scraper.wait(seconds + 60)
+        try:
+            # The first interval creates every series; measure the steady state after two rounds.
+            deadline = time.monotonic() + 300
+            while _count("up") < 2 * TARGETS and time.monotonic() < deadline:
+                time.sleep(1)
+            cpu_before, wall_before = _cpu_seconds(watched), time.monotonic()
+            samples_before = _count("node_")
+            time.sleep(seconds)
+            cpu = _cpu_seconds(watched) - cpu_before
+            wall = time.monotonic() - wall_before
+            scraped = _count("node_") - samples_before
+        finally:
+            scraper.terminate()
+            scraper.wait(60)
         up = ScrapeTarget.objects.filter(name__startswith="bench-", health="up").count()
         seismo_core = cpu / wall
         prometheus_core, prometheus_samples = (
@@ -342,17 +348,17 @@ def _prometheus_scraping(port: int, seconds: int) -> tuple[float, int]:
         )
         try:
             watched = psutil.Process(process.pid)
-            time.sleep(20)
+            time.sleep(35)  # two scrape rounds: series created, steady state
             before, began = _cpu_seconds(watched), time.monotonic()
             samples_before = _prometheus_appended(web_port)
-            time.sleep(seconds - 20)
+            time.sleep(seconds)
             cpu = _cpu_seconds(watched) - before
             wall = time.monotonic() - began
             samples = _prometheus_appended(web_port) - samples_before
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
-    return cpu / wall, int(samples * (seconds / wall))
+    return cpu / wall, int(samples * (seconds / wall))  # samples per `seconds`
 
 
 def _prometheus_appended(port: int) -> float:

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
+from lib.crypto import EncryptedJSONField
 from lib.text import valid_name
 from monitoring.choices import Family, Health, Kind
 
@@ -231,8 +232,8 @@ class ScrapeTarget(models.Model):
     interval_seconds = models.PositiveIntegerField(default=15)
     timeout_seconds = models.PositiveIntegerField(default=10)
     labels = models.JSONField(default=dict, blank=True, help_text="Extra labels on every series of this target.")
-    # {"bearer": "…"} or {"username": "…", "password": "…"}; masked whenever read back.
-    auth = models.JSONField(default=dict, blank=True)
+    # {"bearer": "…"} or {"username": "…", "password": "…"}; encrypted at rest, masked when read back.
+    auth = EncryptedJSONField(default=dict, blank=True)
     sample_limit = models.PositiveIntegerField(
         default=50_000, help_text="A scrape serving more samples fails (like Prometheus' sample_limit)."
     )
