@@ -146,13 +146,15 @@ def push_doors(args: Any, token: str, copy_rate: float) -> list[Result]:
     points = 200_000 if args.quick else 2_000_000
     json_samples = 100_000 if args.quick else 1_000_000
     now = time.time()
-    rw = remote_write_bodies(samples, int((now - 3 * 86400) * 1000))
-    otlp = otlp_bodies(points, int((now - 2 * 86400) * 1e9))
+    # Recent timestamps, as a live sender's are (inside the storage hot window): 5M samples of
+    # 40,000 series are 125 rounds 15 s apart, about 31 minutes.
+    rw = remote_write_bodies(samples, int((now - 2400) * 1000))
+    otlp = otlp_bodies(points, int((now - 4200) * 1e9))
     # Warm-up rounds (every series, earlier timestamps) so both processes know every series
     # before the clock starts: the steady state of a Prometheus sending is known series.
-    rw_warm = remote_write_bodies(HOSTS * PER_REQUEST * 4, int((now - 5 * 86400) * 1000))
-    otlp_warm = otlp_bodies(HOSTS * PER_REQUEST * 4, int((now - 5 * 86400) * 1e9))
-    json_bodies = _bodies(json_samples, now - 4 * 86400)
+    rw_warm = remote_write_bodies(HOSTS * PER_REQUEST * 4, int((now - 3000) * 1000))
+    otlp_warm = otlp_bodies(HOSTS * PER_REQUEST * 4, int((now - 5400) * 1e9))
+    json_bodies = _bodies(json_samples, now - 6000)
     results = []
     _truncate()
     port = _free_port()

@@ -6,7 +6,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0005_printable_names"),
+        ("monitoring", "0006_storage"),
     ]
 
     operations = [
