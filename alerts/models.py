@@ -298,6 +298,11 @@ class Alert(models.Model):
         return alert
 
     @property
+    def is_open(self) -> bool:
+        """Not resolved yet: people may still acknowledge or resolve it."""
+        return self.state != AlertState.RESOLVED
+
+    @property
     def is_firing(self) -> bool:
         """Firing as far as people were told (acknowledged alerts still fire)."""
         return self.state in (AlertState.FIRING, AlertState.ACKNOWLEDGED)
