@@ -1,4 +1,5 @@
-"""Web UI: a dashboard of 12 widgets over 24 h.
+"""Web UI: a dashboard of 12 widgets over 24 h; Explore with 4 queries over 24 h; every page
+with 10,000 series in the catalogue.
 
 Server time (Django in-process, real PostgreSQL + Redis): p95 of the dashboard page and of its
 12 widget query calls, beside the bare login page (anchor). Browser: headless Chromium
@@ -141,6 +142,122 @@ def server_timings(user: Any, dashboard: Any, rounds: int) -> dict[str, list[flo
     return out
 
 
+EXPLORE_QUERIES = 4
+CATALOGUE_SERIES = 10_000
+CATALOGUE_METRICS = 100
+
+
+def explore_url() -> str:
+    """Explore showing the first four widget metrics over the last 24 h (as a shared link)."""
+    return "/explore/?" + "&".join(f"m{i}={_metric(i)}" for i in range(EXPLORE_QUERIES)) + "&range=24h"
+
+
+def seed_catalogue() -> int:
+    """10,000 series (100 metrics x 100 hosts, one recent sample each) in the catalogue."""
+    from monitoring.store.writer import record_samples
+
+    now = time.time()
+    per_metric = CATALOGUE_SERIES // CATALOGUE_METRICS
+    rows = [
+        (f"bench_ui_catalogue_{m}", {"host": f"h{h}", "dc": f"dc{h % 4}"}, now - 30, float(h))
+        for m in range(CATALOGUE_METRICS)
+        for h in range(per_metric)
+    ]
+    for start in range(0, len(rows), 5000):
+        record_samples(rows[start : start + 5000])
+    return len(rows)
+
+
+def page_fixtures(user: Any) -> dict[str, str]:
+    """An alert (with its events) and two finished runs, so their pages have something to show."""
+    from django.utils import timezone
+
+    from alerts.models import Alert, AlertRule
+    from loadtest.models import LoadTestRun, RunSecond, Scenario
+
+    rule, _ = AlertRule.objects.get_or_create(
+        name="bench ui rule", defaults={"metric": _metric(0), "critical_threshold": 90, "warning_threshold": 80}
+    )
+    alert = Alert.objects.filter(rule=rule).first() or Alert.start(
+        rule, {"host": "h0"}, '{"host":"h0"}', "critical", 95.0, timezone.now()
+    )
+    scenario, _ = Scenario.objects.get_or_create(name="bench ui", defaults={"target_url": "http://127.0.0.1:1"})
+    runs = []
+    for _ in range(2):
+        run = LoadTestRun.objects.create(scenario=scenario, config={}, status="finished", requests=600, rps=10)
+        RunSecond.objects.bulk_create(
+            RunSecond(run=run, second=s, users=2, requests=10, failures=0, p50_ms=1, p95_ms=2, p99_ms=3)
+            for s in range(60)
+        )
+        runs.append(run)
+    return {
+        "alert": f"/alerts/{alert.pk}/",
+        "compare": f"/loadtest/compare/?a={runs[0].pk}&b={runs[1].pk}",
+    }
+
+
+def explore_server_timings(user: Any, rounds: int) -> dict[str, list[float]]:
+    """Explore's page and the 4 query calls its script makes (24 h, the step it asks for)."""
+    from django.test import Client
+
+    from monitoring import rules
+
+    client = Client()
+    client.force_login(user)
+    now = time.time()
+    step = max(1, -(-DAY // rules.MAX_POINTS))
+    queries = [
+        f"/api/v1/query/?metric={_metric(i)}&from={int(now - DAY)}&to={int(now)}&step={step}&agg=avg"
+        for i in range(EXPLORE_QUERIES)
+    ]
+    out: dict[str, list[float]] = {"page": [], "view": []}
+    for _ in range(2):
+        client.get(explore_url())
+    for _ in range(rounds):
+        started = time.perf_counter()
+        assert client.get(explore_url()).status_code == 200
+        page_ms = (time.perf_counter() - started) * 1000
+        total = page_ms
+        for url in queries:
+            started = time.perf_counter()
+            assert client.get(url).status_code == 200
+            total += (time.perf_counter() - started) * 1000
+        out["page"].append(page_ms)
+        out["view"].append(total)
+    return out
+
+
+def pages_server_timings(user: Any, dashboard: Any, extra: dict[str, str], rounds: int) -> dict[str, list[float]]:
+    """Every page (and Explore's catalogue search and label values) with the big catalogue."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    pages = {
+        "overview": "/",
+        "dashboards": "/dashboards/",
+        "dashboard": f"/dashboards/{dashboard.pk}/",
+        "explore": "/explore/",
+        "explore search": "/explore/metrics/?q=bench_ui_catalogue_4",
+        "explore labels": "/explore/labels/?metric=bench_ui_catalogue_7",
+        "alerts": "/alerts/",
+        "alert": extra["alert"],
+        "load tests": "/loadtest/",
+        "new scenario": "/loadtest/scenarios/new/?preset=api_stress",
+        "compare runs": extra["compare"],
+    }
+    out: dict[str, list[float]] = {name: [] for name in pages}
+    for url in pages.values():  # warm-up
+        assert client.get(url).status_code == 200, url
+    for _ in range(rounds):
+        for name, url in pages.items():
+            started = time.perf_counter()
+            response = client.get(url)
+            out[name].append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, url
+    return out
+
+
 def browser_timings(dashboard: Any, rounds: int) -> dict[str, list[float]] | None:
     """Navigation timing of the login page and the dashboard in headless Chromium on daphne."""
     if not Path(CHROMIUM).exists():
@@ -181,6 +298,18 @@ def browser_timings(dashboard: Any, rounds: int) -> dict[str, list[float]] | Non
                 if i:
                     out["page"].append(page.evaluate(load_event))
                     out["drawn"].append(drawn)
+            # Explore with 4 queries x 24 h: navigation start to the chart drawn with every series.
+            out["explore"] = []
+            for i in range(rounds + 1):
+                page.goto(base + explore_url(), wait_until="load")
+                page.wait_for_function(
+                    "(n) => { const c = document.getElementById('chart'); return c.dataset.loaded === 'true'"
+                    " && Number(c.dataset.series) >= n && c.querySelector('canvas'); }",
+                    arg=EXPLORE_QUERIES,
+                )
+                drawn = page.evaluate("performance.now()")
+                if i:
+                    out["explore"].append(drawn)
             context.close()
             browser.close()
     finally:
@@ -225,6 +354,34 @@ def run(args: Namespace) -> list[Result]:
             met=max_points <= 2000 if server["points"] else None,
         ),
     ]
+    seeded = seed_catalogue()
+    explore = explore_server_timings(user, rounds)
+    results.append(
+        Result(
+            "Explore 4 queries x 24 h, server p95 (page + 4 queries)",
+            p95(explore["view"]),
+            "ms",
+            "login page p95",
+            p95(server["login"]),
+            "≤150 ms",
+            p95(explore["view"]) <= 150,
+            f"page alone p95 {p95(explore['page']):.1f} ms; {hosts} series/metric, 24 h",
+        )
+    )
+    pages = pages_server_timings(user, dashboard, page_fixtures(user), rounds)
+    for name, values in pages.items():
+        results.append(
+            Result(
+                f"page '{name}', server p95",
+                p95(values),
+                "ms",
+                "login page p95",
+                p95(server["login"]),
+                "≤50 ms",
+                p95(values) <= 50,
+                f"{seeded:,} series in the catalogue",
+            )
+        )
     browser = browser_timings(dashboard, max(3, rounds // 3))
     if browser:
         login = statistics.median(browser["login"])
@@ -249,6 +406,19 @@ def run(args: Namespace) -> list[Result]:
                 "login page load event",
                 login,
                 notes="from navigation start",
+            )
+        )
+        explore_drawn = statistics.median(browser["explore"])
+        results.append(
+            Result(
+                "Explore 4 queries x 24 h, load to drawn, Chromium (median)",
+                explore_drawn,
+                "ms",
+                "login page load event",
+                login,
+                "≤1000 ms",
+                explore_drawn <= 1000,
+                "navigation start to the uPlot chart drawn with every series",
             )
         )
     else:

@@ -57,8 +57,11 @@
   function queryParams(q, s) {
     const p = new URLSearchParams({ metric: q.metric });
     for (const [k, v] of Object.entries(q.labels)) p.set("label." + k, v);
-    p.set("from", Math.floor(s.from));
-    p.set("to", Math.ceil(s.to));
+    // Whole seconds and exactly the range's length: "last 24 h" must stay within the raw tier
+    // (a second more and the server answers from rollups).
+    const to = Math.ceil(s.to);
+    p.set("from", to - Math.round(s.to - s.from));
+    p.set("to", to);
     return p;
   }
 

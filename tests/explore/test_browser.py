@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -70,8 +71,12 @@ def test_a_user_explores_a_metric_filters_it_and_adds_it_to_a_dashboard(browser_
     suggestion = page.locator("#suggestions-0 li").first
     suggestion.wait_for()
     assert "ui_explore_memory_bytes" in suggestion.inner_text() and "gauge" in suggestion.inner_text()
-    page.press("#metric-0", "Enter")
+    with page.expect_request(lambda r: "/api/v1/query/" in r.url) as asked:
+        page.press("#metric-0", "Enter")
     page.wait_for_selector('#chart[data-loaded="true"][data-series="2"] canvas')
+    # Exactly the range's length (a second more and "last 24 h" would be answered from rollups).
+    query = parse_qs(urlsplit(asked.value.url).query)
+    assert int(query["to"][0]) - int(query["from"][0]) == 3600
     assert "m0=ui_explore_memory_bytes" in page.url
     # The table reads bytes as MiB, not "5.0M B".
     assert "MiB" in page.locator("#series-table tbody").inner_text()
