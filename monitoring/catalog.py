@@ -64,7 +64,7 @@ CATALOG: list[MetricDef] = [
             ("system_disk_free_bytes", G, "bytes", "Free disk space per mount"),
             ("system_uptime_seconds", G, "s", "Host uptime"),
             ("system_memory_total_bytes", G, "bytes", "Installed memory"),
-            ("system_cpu_count", G, "", "Logical CPUs"),
+            ("system_cpus", G, "", "Logical CPUs"),
         ],
     ),
     *_defs(
@@ -79,7 +79,7 @@ CATALOG: list[MetricDef] = [
             ("pg_cache_hit_ratio", G, "%", "Block cache hit ratio"),
             ("pg_deadlocks_total", C, "", "Deadlocks detected"),
             ("pg_longest_query_seconds", G, "s", "Age of the longest running query"),
-            ("pg_slow_statement_ms", G, "ms", "Mean time of the slowest statements (pg_stat_statements)"),
+            ("pg_slow_statement_seconds", G, "s", "Mean time of the slowest statements (pg_stat_statements)"),
         ],
     ),
     *_defs(Family.DATABASE, Cadence.SLOW, [("pg_database_size_bytes", G, "bytes", "Database size")]),
@@ -95,7 +95,7 @@ CATALOG: list[MetricDef] = [
             ("redis_ops_per_second", G, "ops/s", "Instantaneous operations per second"),
             ("redis_clients", G, "", "Connected clients"),
             ("redis_evicted_keys_total", C, "", "Keys evicted"),
-            ("redis_ping_ms", G, "ms", "PING round trip"),
+            ("redis_ping_seconds", G, "s", "PING round trip"),
         ],
     ),
     *_defs(
@@ -104,15 +104,16 @@ CATALOG: list[MetricDef] = [
         [
             ("http_requests_total", C, "", "Requests by route, method, status class and source"),
             ("http_request_rate", G, "req/s", "Requests per second by source"),
-            ("http_request_duration_p50_ms", G, "ms", "Median latency by route and source"),
-            ("http_request_duration_p95_ms", G, "ms", "95th percentile latency by route and source"),
-            ("http_request_duration_p99_ms", G, "ms", "99th percentile latency by route and source"),
+            # A histogram (buckets le=…, _sum, _count): agg=p95 on http_request_duration_seconds.
+            ("http_request_duration_seconds_bucket", C, "s", "Requests by duration bucket (le), route and source"),
+            ("http_request_duration_seconds_sum", C, "s", "Total duration of requests by route and source"),
+            ("http_request_duration_seconds_count", C, "", "Requests timed, by route and source"),
             ("http_errors_total", C, "", "5xx responses and exceptions"),
             ("http_error_rate", G, "%", "Share of 5xx responses by source"),
             ("http_response_bytes_total", C, "bytes", "Response body bytes"),
             ("http_requests_in_flight", G, "", "Requests being served"),
             ("http_db_queries_per_request", G, "", "Mean database queries per request"),
-            ("http_db_time_per_request_ms", G, "ms", "Mean database time per request"),
+            ("http_db_time_per_request_seconds", G, "s", "Mean database time per request"),
         ],
     ),
     *_defs(
@@ -121,7 +122,7 @@ CATALOG: list[MetricDef] = [
         [
             ("celery_queue_depth", G, "", "Tasks waiting in the queue"),
             ("celery_workers", G, "", "Workers answering a ping"),
-            ("celery_task_runtime_ms", G, "ms", "Mean task runtime by task"),
+            ("celery_task_runtime_seconds", G, "s", "Mean task runtime by task"),
             ("celery_task_failures_total", C, "", "Failed tasks by task"),
             ("celery_tasks_total", C, "", "Finished tasks by task"),
         ],

@@ -7,7 +7,9 @@ family. Counters are reported as totals (use ``agg=rate`` to see them per second
 
 from __future__ import annotations
 
+import bisect
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -111,7 +113,7 @@ def system_slow() -> list[Row]:
     rows: list[Row] = [
         ("system_uptime_seconds", {}, time.time() - psutil.boot_time()),
         ("system_memory_total_bytes", {}, psutil.virtual_memory().total),
-        ("system_cpu_count", {}, psutil.cpu_count() or 0),
+        ("system_cpus", {}, psutil.cpu_count() or 0),
     ]
     seen: set[str] = set()
     for part in psutil.disk_partitions(all=False):
@@ -162,7 +164,7 @@ def database_medium() -> list[Row]:
             cursor.execute(
                 "SELECT queryid::text, mean_exec_time FROM pg_stat_statements ORDER BY mean_exec_time DESC LIMIT 5"
             )
-            rows += [("pg_slow_statement_ms", {"queryid": qid}, ms) for qid, ms in cursor.fetchall()]
+            rows += [("pg_slow_statement_seconds", {"queryid": qid}, ms / 1000) for qid, ms in cursor.fetchall()]
     return rows
 
 
@@ -192,7 +194,7 @@ def cache_medium() -> list[Row]:
     client = get_redis()
     started = time.perf_counter()
     client.ping()
-    ping_ms = (time.perf_counter() - started) * 1000
+    ping_seconds = time.perf_counter() - started
     info = client.info()
     hits, misses = info.get("keyspace_hits", 0), info.get("keyspace_misses", 0)
     keys = sum(db.get("keys", 0) for name, db in info.items() if name.startswith("db") and isinstance(db, dict))
@@ -205,7 +207,7 @@ def cache_medium() -> list[Row]:
         ("redis_ops_per_second", {}, info.get("instantaneous_ops_per_sec", 0)),
         ("redis_clients", {}, info.get("connected_clients", 0)),
         ("redis_evicted_keys_total", {}, info.get("evicted_keys", 0)),
-        ("redis_ping_ms", {}, ping_ms),
+        ("redis_ping_seconds", {}, ping_seconds),
     ]
 
 
@@ -243,7 +245,7 @@ def celery_medium() -> list[Row]:
         rows += [
             ("celery_tasks_total", {"task": name}, total),
             ("celery_task_failures_total", {"task": name}, failures),
-            ("celery_task_runtime_ms", {"task": name}, runtime / total * 1000 if total else 0.0),
+            ("celery_task_runtime_seconds", {"task": name}, runtime / total if total else 0.0),
         ]
     return rows
 
@@ -321,13 +323,45 @@ def _period_rows(client: Any, data: dict[str, float], ts: float) -> list[Row]:
         rows.append(("http_error_rate", {"source": source}, 100.0 * errors_by_source.get(source, 0) / count, ts))
         if source in queries:
             rows.append(("http_db_queries_per_request", {"source": source}, queries[source] / count, ts))
-            rows.append(("http_db_time_per_request_ms", {"source": source}, query_ms.get(source, 0) / count, ts))
-    for (route, source), counts in sketches.items():
-        for quantile, metric in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
-            value = sketch.quantile(counts, quantile)
-            if value is not None:
-                rows.append((f"http_request_duration_{metric}_ms", {"route": route, "source": source}, value, ts))
+            db_seconds = query_ms.get(source, 0) / 1000 / count
+            rows.append(("http_db_time_per_request_seconds", {"source": source}, db_seconds, ts))
+    rows += _latency_histograms(client, sketches, ts)
     rows.append(("http_requests_in_flight", {}, in_flight, ts))
+    return rows
+
+
+# Prometheus' default buckets (seconds) for http_request_duration_seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def _latency_histograms(client: Any, sketches: dict[tuple[str, str], dict[str, int]], ts: float) -> list[Row]:
+    """A period's request durations (sketch buckets in ms) added to the running histogram per
+    route and source: cumulative ``_bucket{le}``, ``_sum`` and ``_count``, as a Prometheus client does."""
+    if not sketches:
+        return []
+    totals = key(reqstats.TOTALS_KEY)
+    pipe = client.pipeline(transaction=False)
+    for (route, source), counts in sketches.items():
+        per_bucket = [0] * (len(LATENCY_BUCKETS) + 1)
+        seconds = 0.0
+        for bucket, n in counts.items():
+            value = sketch.representative(bucket) / 1000
+            per_bucket[bisect.bisect_left(LATENCY_BUCKETS, value)] += n
+            seconds += value * n
+        for index, n in enumerate(per_bucket):
+            pipe.hincrbyfloat(totals, reqstats.field("hb", route, source, index), n)
+        pipe.hincrbyfloat(totals, reqstats.field("hs", route, source), seconds)
+    answers = iter(pipe.execute())
+    rows: list[Row] = []
+    for route, source in sketches:
+        labels = {"route": route, "source": source}
+        running = 0.0
+        for bound in (*LATENCY_BUCKETS, math.inf):
+            running += float(next(answers))
+            le = "+Inf" if math.isinf(bound) else repr(bound)
+            rows.append(("http_request_duration_seconds_bucket", {**labels, "le": le}, running, ts))
+        rows.append(("http_request_duration_seconds_sum", labels, float(next(answers)), ts))
+        rows.append(("http_request_duration_seconds_count", labels, running, ts))
     return rows
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.choices import AlertState
 from alerts.models import Alert
 from loadtest.models import LoadTestRun
 from monitoring import topics
-from monitoring.store.query import latest_samples
+from monitoring.store.query import histogram_quantiles, latest_samples
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ OVERVIEW_CARDS: list[tuple[str, str, str, str, str, str]] = [
     ("cpu", "CPU", topics.SYSTEM, "system_cpu_percent", "max", "%"),
     ("memory", "Memory", topics.SYSTEM, "system_memory_used_percent", "max", "%"),
     ("request_rate", "Request rate", topics.NETWORK, "http_request_rate", "sum", "req/s"),
-    ("p95_latency", "p95 latency", topics.NETWORK, "http_request_duration_p95_ms", "max", "ms"),
+    ("p95_latency", "p95 latency", topics.NETWORK, "http_request_duration_seconds", "p95", "s"),
     ("error_rate", "Error rate", topics.NETWORK, "http_error_rate", "max", "%"),
     ("db_connections", "DB connections", topics.DATABASE, "pg_connections", "sum", ""),
     ("cache_hit_ratio", "Cache hit ratio", topics.CACHE, "redis_hit_ratio", "max", "%"),
@@ -60,11 +61,30 @@ def overview_cards() -> list[dict[str, Any]]:
         latest = []
     cards = []
     for key, title, topic, metric, how, unit in OVERVIEW_CARDS:
-        value = combine([s["value"] for s in latest if s["metric"] == metric], how)
+        if how in HISTOGRAM_QUANTILES:
+            value = _histogram_quantile(metric, HISTOGRAM_QUANTILES[how])
+        else:
+            value = combine([s["value"] for s in latest if s["metric"] == metric], how)
         cards.append(
             {"key": key, "title": title, "topic": topic, "metric": metric, "combine": how, "unit": unit, "value": value}
         )
     return cards
+
+
+# A card over a histogram (``<metric>_bucket``) shows this quantile of the last five minutes.
+HISTOGRAM_QUANTILES = {"p95": 0.95}
+
+
+def _histogram_quantile(metric: str, q: float) -> float | None:
+    """The highest q-quantile across the histogram's label sets over the last five minutes."""
+    end = datetime.now(UTC)
+    try:
+        groups = histogram_quantiles(metric, None, end - timedelta(minutes=5), end, 300, q)
+    except Exception:  # the page must render even when the metrics store cannot answer
+        log.warning("overview card %s: no value", metric, exc_info=True)
+        return None
+    values = [v for group in groups for _, v in group["points"] if v is not None]
+    return max(values) if values else None
 
 
 def firing_alerts(limit: int = 20) -> list[Alert]:

@@ -232,11 +232,13 @@ def aggregate_window(
     now = now or datetime.now(UTC)
     queryset = series_matching(metric, matchers)
     series = list(queryset if limit is None else queryset[:limit])
-    if not series:
-        return []
-    ids = [s.id for s in series]
     # (now - window, now] in whole microseconds, PostgreSQL's resolution.
     begin, finish = to_us(now - timedelta(seconds=window_seconds)) + 1, to_us(now) + 1
+    if not series:
+        if agg in _QUANTILE:
+            return _histogram_window(metric, matchers, begin, finish, _QUANTILE[agg])
+        return []
+    ids = [s.id for s in series]
     if agg in _QUANTILE:
         found = raw_read.quantiles(ids, begin, finish, None, agg)
         values = {sid: buckets[0] for sid, buckets in found.items()}
@@ -244,6 +246,47 @@ def aggregate_window(
         stats = raw_read.bucket_stats(ids, begin, finish, None)
         values = {sid: buckets[0].value(agg) for sid, buckets in stats.items()}
     return [(s, values.get(s.id)) for s in series]
+
+
+def _histogram_window(
+    metric: str, matchers: dict[str, str] | None, begin: int, finish: int, q: float
+) -> list[tuple[Series, float | None]]:
+    """``aggregate_window`` of a quantile over a histogram: per label set, the q-quantile of what
+    its cumulative buckets counted in the window. Each label set is represented by its ``+Inf``
+    bucket series (a stable id) carrying the label set without ``le``."""
+    groups: dict[str, tuple[Series | None, list[tuple[float, int]]]] = {}
+    for series in series_matching(f"{metric}_bucket", matchers):
+        try:
+            bound = float(series.labels.get("le", ""))
+        except ValueError:
+            continue
+        labels = {k: v for k, v in series.labels.items() if k != "le"}
+        key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode()
+        anchor, members = groups.get(key, (None, []))
+        members.append((bound, series.id))
+        if math.isinf(bound):
+            series.labels = labels
+            anchor = series
+        groups[key] = (anchor, members)
+    ids = [sid for _, members in groups.values() for _, sid in members]
+    if not ids:
+        return []
+    stats = raw_read.bucket_stats(ids, begin, finish, None)
+    out: list[tuple[Series, float | None]] = []
+    for anchor, members in groups.values():
+        if anchor is None:
+            continue
+        counted = []
+        for bound, sid in members:
+            found = stats.get(sid)
+            if not found:
+                continue
+            window = found[0]
+            # One sample in the window: its cumulative count is all there is to go on.
+            increase = window.last - window.first if window.count > 1 else window.last
+            counted.append((bound, increase if increase >= 0 else window.last))
+        out.append((anchor, bucket_quantile(q, counted) if counted else None))
+    return out
 
 
 def latest_value(metric: str, matchers: dict[str, str] | None = None, max_age_seconds: int = 300) -> float | None:
