@@ -97,17 +97,17 @@ def _hot_segments(ids: list[int], start_us: int, end_us: int, step_us: int | Non
     params += [ids, from_us(start_us), from_us(end_us)]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT series_id, {bucket} AS b, date_bin('1 hour', ts, 'epoch'::timestamptz) AS h, count(*), "  # noqa: S608
-            "min(value), max(value), sum(value ORDER BY ts), (array_agg(value ORDER BY ts))[1], "
-            "(array_agg(value ORDER BY ts DESC))[1], min(ts), max(ts) FROM monitoring_sample "
+            f"SELECT series_id, {_us(bucket)} AS b, {_us(_HOUR)} AS h, "  # noqa: S608
+            "count(*), min(value), max(value), sum(value ORDER BY ts), (array_agg(value ORDER BY ts))[1], "
+            f"(array_agg(value ORDER BY ts DESC))[1], {_us('min(ts)')}, {_us('max(ts)')} FROM monitoring_sample "
             "WHERE series_id = ANY(%s) AND ts >= %s AND ts < %s GROUP BY 1, 2, 3",
             params,
         )
         rows = cursor.fetchall()
     found: dict[tuple[int, int], dict[int, Stats]] = {}
     for sid, b, h, count, low, high, total, first, last, first_ts, last_ts in rows:
-        stats = Stats(count, low, high, total, first, last, to_us(first_ts), to_us(last_ts))
-        found.setdefault((sid, to_us(h)), {})[to_us(b) if step_us else 0] = stats
+        stats = Stats(count, low, high, total, first, last, first_ts, last_ts)
+        found.setdefault((sid, h), {})[b if step_us else 0] = stats
     return found
 
 
@@ -121,16 +121,24 @@ def _late_hours(ids: list[int], start_us: int, end_us: int) -> set[tuple[int, in
         return {(sid, to_us(h)) for sid, h in cursor.fetchall()}
 
 
+_HOUR = "date_bin('1 hour', ts, 'epoch'::timestamptz)"
+
+
+def _us(column: str) -> str:
+    """A timestamptz column as integer microseconds since the epoch (no datetime per row)."""
+    return f"(extract(epoch FROM {column}) * 1000000)::int8"
+
+
 def _chunk_meta(ids: list[int], start_us: int, end_us: int) -> dict[tuple[int, int], Stats]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT series_id, hour, count, min, max, sum, first, last, first_ts, last_ts FROM monitoring_chunk "
-            "WHERE series_id = ANY(%s) AND hour > %s AND hour < %s",
+            f"SELECT series_id, {_us('hour')}, count, min, max, sum, first, last, {_us('first_ts')}, "  # noqa: S608
+            f"{_us('last_ts')} FROM monitoring_chunk WHERE series_id = ANY(%s) AND hour > %s AND hour < %s",
             [ids, from_us(start_us - HOUR_US), from_us(end_us)],
         )
         rows = cursor.fetchall()
     return {
-        (sid, to_us(hour)): Stats(count, low, high, total, first, last, to_us(first_ts), to_us(last_ts))
+        (sid, hour): Stats(count, low, high, total, first, last, first_ts, last_ts)
         for sid, hour, count, low, high, total, first, last, first_ts, last_ts in rows
     }
 
@@ -140,12 +148,12 @@ def _chunk_samples(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.series_id, c.hour, c.timestamps, c.values FROM monitoring_chunk c "
+            f"SELECT c.series_id, {_us('c.hour')}, c.timestamps, c.values FROM monitoring_chunk c "  # noqa: S608
             "JOIN unnest(%s::bigint[], %s::timestamptz[]) AS k(series_id, hour) "
             "ON c.series_id = k.series_id AND c.hour = k.hour",
             [[p[0] for p in pairs], [from_us(p[1]) for p in pairs]],
         )
-        return {(sid, to_us(hour)): decode(t, v) for sid, hour, t, v in cursor.fetchall()}
+        return {(sid, hour): decode(t, v) for sid, hour, t, v in cursor.fetchall()}
 
 
 def _hour_samples(pairs: list[tuple[int, int]], start_us: int, end_us: int) -> dict[tuple[int, int], Any]:
