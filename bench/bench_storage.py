@@ -180,10 +180,13 @@ def run(args: Any) -> list[Result]:
     fleet_cpu = time.process_time() - cpu_began
     # Wall time (this process and PostgreSQL's work on its behalf), for 1 h of data: x24 a day.
     day_share = 100 * fleet_seconds * 24 * (10_000 / many) / 86_400
-    window_end = datetime.fromtimestamp((hour_start + HOUR_US) / 1e6, UTC)
-    agg_ms = _median_ms(
-        lambda: query.aggregate_window("bench_storage_fleet", None, 3600, "max", now=window_end, limit=None)
-    )
+    # The hour of chunks exactly ((end - 1 h, end]): answered from chunk stats, nothing decoded.
+    window_end = datetime.fromtimestamp((hour_start + HOUR_US - 1) / 1e6, UTC)
+    fleet_max = query.aggregate_window
+    agg_ms = _median_ms(lambda: fleet_max("bench_storage_fleet", None, 3600, "max", now=window_end, limit=None))
+    # Half an hour later the window cuts two chunks of every series: those are decoded.
+    shifted = window_end + timedelta(minutes=30)
+    cut_ms = _median_ms(lambda: fleet_max("bench_storage_fleet", None, 3600, "max", now=shifted, limit=None))
 
     def scan() -> None:
         with connection.cursor() as cursor:
@@ -233,6 +236,7 @@ def run(args: Any) -> list[Result]:
             _median_ms(scan),
             goal="≤1 s",
             met=agg_ms <= 1000,
+            notes=f"from chunk stats; a window cutting every chunk (decoded): {cut_ms:,.0f} ms",
         ),
         Result(
             "compaction of 10,000 series at 10 s, share of one core over the day",
