@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.choices import Role
+from accounts.roles import has_role
 from monitoring import health
+from monitoring.store import usage
 from overview import services
 
 
@@ -18,5 +21,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "cards": services.overview_cards(),
         "alerts": services.firing_alerts(),
         "events": services.recent_events(),
+        # What storage costs, as GET /api/v1/storage/ reports it (admins, like that endpoint).
+        "storage": usage.storage_report() if has_role(request.user, Role.ADMIN) else None,
     }
     return render(request, "overview/index.html", context)

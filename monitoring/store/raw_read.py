@@ -200,7 +200,8 @@ def bucket_stats(ids: list[int], start_us: int, end_us: int, step_us: int | None
         if key in hot or key in late:
             continue
         inside = stats.first_ts >= start_us and stats.last_ts < end_us
-        first_bucket, last_bucket = _bucket_of(np.array([stats.first_ts, stats.last_ts]), step_us).tolist()
+        first_bucket = stats.first_ts - stats.first_ts % step_us if step_us else 0
+        last_bucket = stats.last_ts - stats.last_ts % step_us if step_us else 0
         if inside and first_bucket == last_bucket:
             segments[key] = {first_bucket: stats}
         else:

@@ -233,3 +233,13 @@ def test_storage_api_reports_each_tier_to_admins_only(api_as, owner, viewer, ano
     assert anon_api.get("/api/v1/storage/").status_code == 401
     assert api_as(viewer).post("/api/v1/storage/compact/").status_code == 403
     assert anon_api.post("/api/v1/storage/compact/").status_code == 401
+
+
+def test_the_overview_shows_admins_what_storage_costs(client, owner, viewer):
+    seed("overview_cost")
+    compaction.compact(now=datetime.now(UTC) + timedelta(hours=2, minutes=59))
+    client.force_login(owner)
+    page = client.get("/").content.decode()
+    assert 'id="storage"' in page and 'data-tier="compressed"' in page and 'id="storage-projection"' in page
+    client.force_login(viewer)
+    assert 'id="storage"' not in client.get("/").content.decode()
