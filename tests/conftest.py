@@ -141,8 +141,34 @@ def children_database_url() -> str:
     return f"postgres://{auth}@{host}{port}/{db['NAME']}"
 
 
+# The README's deployment variables a developer's shell may carry (admin login, listen address,
+# SMTP server, outbound allowlist): a process a test starts does not inherit them — each test
+# passes what it wants, so the suite behaves the same with or without them set.
+SHELL_SETTINGS = (
+    "DJANGO_SUPERUSER_USERNAME",
+    "DJANGO_SUPERUSER_PASSWORD",
+    "DJANGO_SUPERUSER_EMAIL",
+    "HOST",
+    "PORT",
+    "WEB_CONCURRENCY",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "DEFAULT_FROM_EMAIL",
+    "OUTBOUND_ALLOWLIST",
+    "SEISMO_PUBLIC_URL",
+)
+
+
+def shell_free_environ() -> dict[str, str]:
+    """This process's environment without the SHELL_SETTINGS."""
+    return {name: value for name, value in os.environ.items() if name not in SHELL_SETTINGS}
+
+
 def child_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
+    env = shell_free_environ()
     env.update(
         DATABASE_URL=children_database_url(),
         DJANGO_SETTINGS_MODULE="config.settings.test",

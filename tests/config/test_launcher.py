@@ -1,6 +1,6 @@
 """The launcher as a user meets it: `python -m config.launcher …` in a real process."""
 
-import os
+import contextlib
 import signal
 import socket
 import subprocess
@@ -11,14 +11,14 @@ import urllib.request
 import psutil
 import pytest
 
-from tests.conftest import BASE_DIR, children_database_url, free_port, wait_until
+from tests.conftest import BASE_DIR, children_database_url, free_port, shell_free_environ, wait_until
 
 
 def launch(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "config.launcher", *args],
         cwd=BASE_DIR,
-        env={**os.environ, **(env or {})},
+        env={**shell_free_environ(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -89,7 +89,7 @@ def _descendants(pid: int) -> list[psutil.Process]:
 def _start(command: str, tmp_path, **extra: str) -> subprocess.Popen[str]:
     """`python -m config.launcher <command>` on a free port against the test database."""
     env = {
-        **os.environ,
+        **shell_free_environ(),
         "DATABASE_URL": children_database_url(),
         "PORT": str(free_port()),
         "SEISMO_DATA_DIR": str(tmp_path),
@@ -117,6 +117,20 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _stop_tree(proc: subprocess.Popen[str]) -> None:
+    """Kill a launcher that did not stop by itself, and every process it started: an orphaned
+    worker or beat would keep consuming the test queue for the rest of the suite."""
+    if proc.poll() is not None:
+        return
+    children = _descendants(proc.pid)
+    proc.kill()
+    proc.wait()
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(children, timeout=10)
+
+
 def _none_left(children: list[psutil.Process]) -> bool:
     time.sleep(0.5)
     return not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
@@ -136,8 +150,7 @@ def test_run_serves_and_ctrl_c_stops_every_process(tmp_path):
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=40)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _stop_tree(proc)
     assert proc.returncode == 0, output
     assert f"Seismo is running at http://127.0.0.1:{proc.port}/" in output
     assert "Log in as boss" in output and "boss-pass-1" not in output
@@ -155,8 +168,7 @@ def test_run_stops_everything_when_one_process_dies(tmp_path):
         beat.kill()
         output, _ = proc.communicate(timeout=40)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _stop_tree(proc)
     assert proc.returncode == 1
     assert "beat exited with code" in output and "stopping everything" in output
     assert _none_left(children)
@@ -164,7 +176,7 @@ def test_run_stops_everything_when_one_process_dies(tmp_path):
 
 def test_services_start_and_stop_the_embedded_servers_on_their_own(tmp_path):
     env = {"SEISMO_DATA_DIR": str(tmp_path)}
-    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    clean = {k: v for k, v in shell_free_environ().items() if k not in ("DATABASE_URL", "REDIS_URL")}
     started = subprocess.run(
         [sys.executable, "-m", "config.launcher", "services", "start"],
         cwd=BASE_DIR,
@@ -197,7 +209,7 @@ def test_services_start_and_stop_the_embedded_servers_on_their_own(tmp_path):
 def test_prepare_then_web_serve_like_the_containers_do(tmp_path):
     port = free_port()
     env = {
-        **os.environ,
+        **shell_free_environ(),
         "DATABASE_URL": children_database_url(),
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
@@ -217,8 +229,7 @@ def test_prepare_then_web_serve_like_the_containers_do(tmp_path):
         web.send_signal(signal.SIGTERM)
         output, _ = web.communicate(timeout=30)
     finally:
-        if web.poll() is None:
-            web.kill()
+        _stop_tree(web)
     assert web.returncode == 0, output
     assert f"web listening on 127.0.0.1:{web.port} with 1 daphne process(es)" in output
     assert _none_left(children)

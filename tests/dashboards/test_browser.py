@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from accounts.models import ApiToken
 from dashboards.models import Dashboard, Widget
 from lib.realtime import publish_samples
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, wait_until
@@ -75,8 +76,6 @@ def _ingest(base: str, token: str, metric: str, count: int = 30) -> None:
 
 
 def test_a_user_watches_the_overview_and_builds_a_dashboard(open_page, editor):
-    from accounts.models import ApiToken
-
     page, errors, base = open_page(accept_downloads=True)
     _, token = ApiToken.issue(editor)
     _ingest(base, token, "ui_test_latency_ms")

@@ -8,10 +8,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from lib.redis import get_redis
 from loadtest import runner, services
 from loadtest.choices import RunStatus
 from loadtest.models import LoadTestRun, Scenario
 from loadtest.tally import Tally
+from monitoring.store.writer import record_samples
 from tests.conftest import start_worker, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -154,8 +156,6 @@ def test_an_emergency_stop_ends_a_running_test(target):
     run = LoadTestRun.objects.create(scenario=scn, config={k: getattr(scn, k) for k in services.CONFIG_FIELDS})
 
     def stop_when_running() -> None:
-        from lib.redis import get_redis
-
         # The test's transaction is not visible to another connection: set the flag directly,
         # as stop_run does for a running run.
         get_redis().set(services.stop_key(run.pk), 1, ex=60)
@@ -242,8 +242,6 @@ def test_the_load_test_page_lists_scenarios_and_runs(client, editor, target):
 
 
 def test_the_host_cpu_guard_stops_a_run(target, monkeypatch):
-    from monitoring.store.writer import record_samples
-
     monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)  # as in a real worker
     record_samples([("system_cpu_percent", {}, time.time(), 97.0)], topic="system-metrics")
     run = run_now(scenario(target.url, duration_seconds=10, max_cpu_percent=90))
@@ -266,8 +264,6 @@ def test_a_run_page_shows_the_stored_seconds_to_a_viewer_without_a_stop_button(c
 
 
 def test_the_stop_button_stops_a_run_and_answers_htmx_with_the_summary(client, editor, target):
-    from lib.redis import get_redis
-
     scn = scenario(target.url)
     config = {k: getattr(scn, k) for k in services.CONFIG_FIELDS}
     queued = LoadTestRun.objects.create(scenario=scn, config=config)
@@ -328,7 +324,6 @@ def test_a_run_split_over_two_processes_counts_exactly_what_the_target_received(
 def test_an_emergency_stop_and_a_safety_limit_stop_every_process(target):
     scn = scenario(target.url, users=4, duration_seconds=60, processes=2)
     run = LoadTestRun.objects.create(scenario=scn, config={k: getattr(scn, k) for k in services.CONFIG_FIELDS})
-    from lib.redis import get_redis
 
     def stop_once_loaded() -> None:  # the shards' start takes a while on a busy machine
         wait_until(lambda: len(target.log) > 20, timeout=60)

@@ -8,6 +8,8 @@ import time
 import pytest
 from django.test import Client
 
+from alerts.models import Alert, AlertRule
+from monitoring.store.writer import record_samples
 from overview import services
 
 pytestmark = pytest.mark.django_db
@@ -39,8 +41,6 @@ def test_the_overview_answers_htmx_with_the_components_partial(viewer):
 
 
 def test_the_overview_cards_start_from_the_newest_stored_values(viewer):
-    from monitoring.store.writer import record_samples
-
     now = time.time()
     record_samples([("system_cpu_percent", {}, now - 5, 33.5)], topic="system-metrics")
     record_samples(
@@ -85,8 +85,6 @@ def test_the_overview_sources_never_fail_the_page():
 
 
 def test_firing_alerts_and_recent_events_cost_the_same_queries_for_one_or_many_alerts(django_assert_num_queries):
-    from alerts.models import Alert, AlertRule
-
     def fire(n: int) -> None:
         for i in range(n):
             rule = AlertRule.objects.create(name=f"rule {Alert.objects.count()}", metric="cpu", critical_threshold=1)
