@@ -152,18 +152,6 @@ def claim_due(worker: str, now: datetime, limit: int = 1000) -> list[tuple[Spec,
     return out
 
 
-def next_due_in(now: datetime) -> float | None:
-    """Seconds until the next probed check is due (None: nothing scheduled)."""
-    nxt = (
-        Check.objects.filter(enabled=True)
-        .exclude(kind=CheckKind.HEARTBEAT)
-        .order_by("next_run_at")
-        .values_list("next_run_at", flat=True)
-        .first()
-    )
-    return None if nxt is None else max(0.0, (nxt - now).total_seconds())
-
-
 def _metric_rows(check: Check, result: Result, ts: float) -> list[tuple[str, dict[str, str], float, float]]:
     labels = check.labels
     rows: list[tuple[str, dict[str, str], float, float]] = []

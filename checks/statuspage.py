@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from checks.choices import UPTIME_BAR_DAYS, CheckState
-from checks.models import Check, StatusPage
+from checks.models import StatusPage
 from checks.uptime import daily_bars, uptime_many
 from lib.redis import get_redis, key
 
@@ -133,7 +133,3 @@ def page_saved(page: StatusPage, old_slug: str | None = None) -> None:
         refresh(page.slug)
     else:
         get_redis().delete(cache_key(page.slug))
-
-
-def checks_listed(page: StatusPage) -> list[Check]:
-    return [c for g in page.groups.prefetch_related("checks") for c in g.checks.all()]
