@@ -54,6 +54,23 @@ def _no_login_lockouts() -> None:
         redis.delete(*stale)
 
 
+@pytest.fixture(autouse=True)
+def _no_leftovers_from_earlier_tests() -> None:
+    """Tasks an earlier test left queued (beat's schedule, work nobody consumed), unacknowledged
+    tasks of a worker it killed, and the stream history it published belong to that test: this
+    test's workers and sockets must not get them (a socket would be replayed another test's
+    frames; a worker would first work through another test's backlog)."""
+    # Imported here like the fixtures above: this module loads before Django is set up.
+    from config.celery import app as celery_app
+    from lib.redis import get_redis, key
+
+    redis = get_redis()
+    transport = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    stale = list(redis.scan_iter(match=key("stream:history:*"), count=1000))
+    redis.delete(transport["unacked_key"], transport["unacked_index_key"], *stale)
+    celery_app.control.purge()
+
+
 # Users and clients ---------------------------------------------------------------------------
 
 
