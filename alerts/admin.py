@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Field, QuerySet, URLField
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html
 
 from alerts import evaluation, outbox
 from alerts.models import (
@@ -20,6 +21,7 @@ from alerts.models import (
     Silence,
 )
 from alerts.notifiers import validate_config
+from explore.services import explore_url
 
 
 class NotificationChannelForm(forms.ModelForm):
@@ -80,12 +82,19 @@ class AlertConditionInline(admin.TabularInline):
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "metric", "aggregation", "comparator", "critical_threshold", "severity", "enabled"]
+    list_display = ["name", "kind", "metric_in_explore", "aggregation", "comparator", "critical_threshold", "severity"]
+    list_display += ["enabled"]
     list_filter = ["enabled", "kind", "severity", "aggregation"]
     search_fields = ["name", "metric"]
     filter_horizontal = ["channels", "escalation_channels"]
     inlines = [AlertConditionInline]
     actions = ["enable", "disable", "preview"]
+
+    @admin.display(description="metric", ordering="metric")
+    def metric_in_explore(self, rule: AlertRule) -> str:
+        """The rule's metric, opening Explore with the rule's labels and aggregation."""
+        return format_html('<a href="{}">{}</a>', explore_url(rule.metric, rule.labels, rule.aggregation), rule.metric)
+
     fieldsets = [
         (None, {"fields": ["name", "kind", "enabled", "severity", "summary", "runbook_url"]}),
         ("What to watch", {"fields": ["metric", "labels", "aggregation", "window_seconds"]}),

@@ -114,3 +114,8 @@ def test_acknowledging_from_the_alert_page_returns_to_it(editor, db):
     assert alert.state == "acknowledged"
     again = client.post(f"/alerts/{alert.pk}/acknowledge/", {"next": "detail"}, follow=True)
     assert "cannot be acknowledged" in again.content.decode()
+
+
+def test_the_rules_admin_list_links_each_metric_to_explore(owner, incident):
+    page = _client(owner).get("/admin/alerts/alertrule/").content.decode()
+    assert 'href="/explore/?m0=ui_disk_used_percent&amp;a0=last"' in page
