@@ -110,7 +110,8 @@ def copy_columns(series_ids: np.ndarray, ts_us: np.ndarray, values: np.ndarray) 
     data["ts"] = ts_us - _PG_EPOCH_US
     data["v"] = values
     payload = b"".join((_COPY_HEADER, data.tobytes(), _COPY_TRAILER))
-    with transaction.atomic():
+    # savepoint=False: inside the caller's transaction only the inner savepoint is needed.
+    with transaction.atomic(savepoint=False):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 _copy_payload(cursor.cursor, "monitoring_sample", payload)
