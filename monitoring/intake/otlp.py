@@ -120,8 +120,25 @@ def _any_text(value: AnyValue) -> str:
     return json_format.MessageToJson(value, indent=None)
 
 
+_label_names: dict[str, str] = {}
+
+
 def _attributes(pairs: Iterable[Any]) -> list[tuple[str, str]]:
-    return [(label_name(kv.key), _any_text(kv.value)) for kv in pairs]
+    out = []
+    names = _label_names
+    for kv in pairs:
+        key = kv.key
+        name = names.get(key)
+        if name is None:
+            if len(names) > 10_000:
+                names.clear()
+            name = names[key] = label_name(key)
+        value = kv.value
+        text = value.string_value  # the common case; "" when the value is of another type
+        if not text and value.WhichOneof("value") != "string_value":
+            text = _any_text(value)
+        out.append((name, text))
+    return out
 
 
 def resource_labels(resource: Any, allow: Iterable[str]) -> list[tuple[str, str]]:
