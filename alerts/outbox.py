@@ -3,8 +3,8 @@
 This is the one place that writes a Notification's outcome (attempts, last error, duration,
 retry time) and disables a channel after a permanent error. Rows are claimed with a
 conditional update under ``SKIP LOCKED``, so overlapping workers never send one twice.
-Services queue through here and enqueue delivery through ``enqueue_after_commit``; they
-never import ``alerts.tasks``.
+Delivery starts through ``lib.tasks.enqueue_after_commit`` (by task name), so nothing here
+or in the services imports ``alerts.tasks``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from alerts.choices import NotificationKind, NotificationStatus
 from alerts.models import Alert, Notification, NotificationChannel
 from alerts.notifiers import REGISTRY, Event, NotifierError
 from alerts.suppressions import Suppressions
-from config.celery import app
+from lib.tasks import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +33,6 @@ BACKOFF = (10, 60, 300)
 DELIVER_DUE_TASK = "alerts.tasks.deliver_due"
 # Kinds that restart an alert's reminder clock. An escalation goes to other people: it does not.
 RESTARTS_REMINDERS = (NotificationKind.FIRING, NotificationKind.REMINDER)
-
-
-def enqueue_after_commit(task_name: str, *args: Any) -> None:
-    """Queue a Celery task once the current transaction commits (a worker must see the rows it
-    is told about). By name, so that modules tasks import need not import tasks."""
-    transaction.on_commit(lambda: app.send_task(task_name, args=args))
 
 
 # Queueing ----------------------------------------------------------------------------------
