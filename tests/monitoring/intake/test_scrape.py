@@ -205,3 +205,59 @@ scrape_configs:
     assert redis.url == "http://127.0.0.1:9121/scrape" and redis.auth == {"bearer": "s3cret"}
     with pytest.raises(ValidationError):
         import_scrape_configs("scrape_configs: [{job_name: x, static_configs: [{targets: ['10.0.0.1:1']}]}]")
+
+
+def test_a_hanging_target_never_delays_another():
+    import socket
+
+    from asgiref.sync import async_to_sync
+
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(8)  # accepts connections, never answers
+    try:
+        with relay(body=b"fast_metric 1\n") as (url, _):
+            fast = target(f"{url}/metrics", name="fast", interval_seconds=2, timeout_seconds=1)
+            slow = target(
+                f"http://127.0.0.1:{hanging.getsockname()[1]}/metrics",
+                name="slow",
+                interval_seconds=2,
+                timeout_seconds=1,
+            )
+            outcome = async_to_sync(scrape.run_window)([fast, slow], time.time(), 2.0)
+    finally:
+        hanging.close()
+    assert outcome[fast.pk] == ""
+    assert "deadline" in outcome[slow.pk] and "1 s" in outcome[slow.pk]
+    assert [v for _, v in stored("fast_metric", job="fast")] == [1.0]
+    slow.refresh_from_db()
+    assert slow.health == "down" and "deadline" in slow.last_error
+
+
+def test_a_series_that_disappears_from_a_target_stops_counting_as_present():
+    from datetime import UTC, datetime, timedelta
+
+    rule = AlertRule.objects.create(
+        name="gone",
+        metric="flaky_metric",
+        labels={"job": "node"},
+        comparator=">",
+        critical_threshold=100,
+        aggregation="last",
+        window_seconds=2,
+        no_data="alert",
+    )
+    with relay(body=b'flaky_metric{disk="a"} 1\nflaky_metric{disk="b"} 1\n') as (url, _):
+        node = target(f"{url}/metrics", labels={"instance": "node-1"})  # the same instance on both relays
+        assert scrape.scrape_now(node) == ""
+    first = time.time()
+    assert evaluate_rule(rule, now=datetime.now(UTC)) == []
+    time.sleep(1.1)
+    with relay(body=b'flaky_metric{disk="a"} 1\n') as (url, _):
+        node.url = f"{url}/metrics"
+        node.save()
+        assert scrape.scrape_now(node) == ""
+    # Once the rule's window has passed since the last sample of disk b, b has no data; a still has.
+    later = datetime.fromtimestamp(first, UTC) + timedelta(seconds=2.5)
+    alerts = evaluate_rule(rule, now=later)
+    assert [alert.labels.get("disk") for alert in alerts] == ["b"]
