@@ -14,8 +14,9 @@ import pytest
 
 from dashboards import services as dashboards
 from dashboards.models import Widget
+from lib.realtime import publish_samples
 from monitoring.store import writer as store
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, wait_until
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -87,6 +88,19 @@ def test_a_user_explores_a_metric_filters_it_and_adds_it_to_a_dashboard(browser_
     page.wait_for_selector('#chart[data-series="1"]')
     assert "l0.host=web1" in page.url
     assert page.locator('[data-index="0"] .filter-chips').text_content().replace("\u00d7", "").strip() == "host=web1"
+
+    # Live: a sample published on the stream joins the line (and the table's last value).
+    page.wait_for_function("window.SeismoStream && SeismoStream.state === 'open'")
+
+    def shown() -> bool:
+        publish_samples(
+            "basic-metrics",
+            time.time(),
+            [{"metric": "ui_explore_memory_bytes", "labels": {"host": "web1"}, "value": 9_000_000}],
+        )
+        return page.locator("#series-table tbody td.num").first.inner_text() == "8.58 MiB"
+
+    wait_until(shown, timeout=15, interval=0.3)
 
     # A second query on the same chart, with its own aggregation.
     page.click("#add-query")
