@@ -6,6 +6,10 @@ PostgreSQL server (the binaries pip's ``pgserver`` ships) and a Redis server (th
 only, so they never collide with servers on the standard ports. A server that is already
 running is reused; whoever started it decides whether to stop it.
 
+Two ways to run them: ``start()`` daemonizes (``make test``, ``services start``), while
+``server_argv()`` gives the foreground command the launcher supervises (``make run``), so
+that a server that dies is started again like any other child.
+
 This module has no Django imports: settings import it.
 """
 
@@ -145,7 +149,8 @@ class EmbeddedPostgres:
         )
         return result.returncode == 0
 
-    def start(self) -> None:
+    def prepare(self) -> None:
+        """Create the data and socket directories and the cluster (initdb) if needed."""
         self.user = _server_user()
         for folder in (self.pgdata, self.socket_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -168,13 +173,36 @@ class EmbeddedPostgres:
             )
             if result.returncode != 0:
                 raise ServiceError(f"initdb failed: {result.stderr.strip()[-500:]}")
-        options = f"-h '' -k {self.socket_dir} -c max_connections=300 -c shared_buffers=256MB -c listen_addresses=''"
+
+    def _options(self) -> list[str]:
+        return [
+            "-h",
+            "",
+            "-k",
+            str(self.socket_dir),
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=256MB",
+        ]
+
+    def server_argv(self) -> list[str]:
+        """The postmaster in the foreground (the launcher supervises it; SIGINT stops it fast)."""
+        return [str(self.bin_dir() / "postgres"), "-D", str(self.pgdata), *self._options()]
+
+    @property
+    def log_file(self) -> Path:
+        return self.pgdata / "server.log"
+
+    def start(self) -> None:
+        self.prepare()
+        options = " ".join(f"'{option}'" if option == "" else option for option in self._options())
         result = self._run(
             "pg_ctl",
             "-D",
             str(self.pgdata),
             "-l",
-            str(self.pgdata / "server.log"),
+            str(self.log_file),
             "-o",
             options,
             "-w",
@@ -183,8 +211,19 @@ class EmbeddedPostgres:
             "start",
         )
         if result.returncode != 0:
-            log = (self.pgdata / "server.log").read_text(errors="replace")[-800:]
+            log = self.log_file.read_text(errors="replace")[-800:]
             raise ServiceError(f"PostgreSQL did not start: {result.stderr.strip()} {log}")
+        self.ensure_database()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.is_running():
+            if time.monotonic() > deadline:
+                log = self.log_file.read_text(errors="replace")[-800:]
+                raise ServiceError(f"PostgreSQL did not start within {timeout:.0f} s: {log}")
+            time.sleep(0.1)
+
+    def ensure_database(self) -> None:
         exists = subprocess.run(
             [
                 str(self.bin_dir() / "psql"),
@@ -245,44 +284,55 @@ class EmbeddedRedis:
     def is_running(self) -> bool:
         return self.socket_path.exists() and self._ping()
 
-    def start(self) -> None:
-        workdir = self.data_dir / "redis"
-        workdir.mkdir(parents=True, exist_ok=True)
+    @property
+    def workdir(self) -> Path:
+        return self.data_dir / "redis"
+
+    def server_argv(self, *, daemonize: bool = False) -> list[str]:
+        """redis-server with an append-only file fsynced every second: queued tasks, the
+        unacknowledged-task index and stream history survive a crash of Redis itself."""
+        argv = [
+            str(self.binary()),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.workdir),
+            "--logfile",
+            str(self.workdir / "redis.log"),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--maxclients",
+            "10000",
+        ]
+        if daemonize:
+            argv += ["--daemonize", "yes", "--pidfile", str(self.pidfile)]
+        return argv
+
+    def prepare(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
         self.socket_path.unlink(missing_ok=True)
-        subprocess.run(
-            [
-                str(self.binary()),
-                "--port",
-                "0",
-                "--unixsocket",
-                str(self.socket_path),
-                "--unixsocketperm",
-                "700",
-                "--dir",
-                str(workdir),
-                "--daemonize",
-                "yes",
-                "--pidfile",
-                str(self.pidfile),
-                "--logfile",
-                str(workdir / "redis.log"),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--maxclients",
-                "10000",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        deadline = time.monotonic() + 15
+
+    def start(self) -> None:
+        self.prepare()
+        subprocess.run(self.server_argv(daemonize=True), check=True, capture_output=True)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._ping():
                 return
             time.sleep(0.05)
-        raise ServiceError(f"Redis did not start: see {workdir / 'redis.log'}")
+        raise ServiceError(f"Redis did not start: see {self.workdir / 'redis.log'}")
 
     def stop(self) -> None:
         with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

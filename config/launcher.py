@@ -1,7 +1,8 @@
 """Seismo's process launcher: ``python -m config.launcher <command>``.
 
 ``run``      embedded services (when DATABASE_URL / REDIS_URL are unset) + prepare + web +
-             worker + beat, supervised as one group until Ctrl-C or SIGTERM (`make run`).
+             worker + beat, supervised as one group until Ctrl-C or SIGTERM (`make run`): a
+             child that dies is restarted with backoff; one that crash-loops stops it all.
 ``test``     embedded services + the test suite (`make test`).
 ``prepare``  migrate, collect static files, ensure the admin user.
 ``web``      WEB_CONCURRENCY daphne processes sharing one listening socket.
@@ -25,10 +26,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from config.services import ServiceError, check_data_dir, ensure_embedded, stop_embedded
+from config.embedded import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    ServiceError,
+    check_data_dir,
+    embedded_env_file,
+    ensure_embedded,
+    stop_embedded,
+)
+from config.restarts import RestartLog
 from lib.secretfile import write_secret_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -166,17 +177,78 @@ def _child_setup() -> None:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class Supervisor:
-    """Runs children as one group: one exits → all stop; SIGINT/SIGTERM → all stop."""
+@dataclass
+class Child:
+    """One supervised process and how to start, stop and judge it."""
 
-    def __init__(self) -> None:
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
+    name: str
+    argv: list[str]
+    pass_fds: tuple[int, ...] = ()
+    user: str | None = None  # run as this user (PostgreSQL refuses root)
+    log: Path | None = None  # stdout and stderr go here instead of the terminal
+    service: bool = False  # PostgreSQL / Redis: stopped after everything that uses them
+    stop_signal: int = signal.SIGTERM
+    process: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)  # monotonic times, within the window
+    restart_due: float | None = None
+
+
+def restart_limit() -> tuple[int, float]:
+    """A crash loop is more than SEISMO_RESTART_LIMIT restarts of one child within
+    SEISMO_RESTART_WINDOW seconds (default 5 in 120 s)."""
+    try:
+        limit = int(os.environ.get("SEISMO_RESTART_LIMIT") or "5")
+        window = float(os.environ.get("SEISMO_RESTART_WINDOW") or "120")
+        if limit < 0 or window <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError("SEISMO_RESTART_LIMIT / SEISMO_RESTART_WINDOW must be positive numbers") from None
+    return limit, window
+
+
+def backoff(recent_restarts: int) -> float:
+    """The first restart is immediate; each further one within the window waits twice as long
+    (1, 2, 4, 8 s, at most 10 s), so a child that cannot start does not spin."""
+    return 0.0 if recent_restarts == 0 else min(10.0, 2.0 ** (recent_restarts - 1))
+
+
+class Supervisor:
+    """Runs children as one group and repairs it: a child that dies is started again (with
+    backoff, one line each); a child that crash-loops stops everything with one line;
+    SIGINT/SIGTERM stop everything, applications first, then the servers they use."""
+
+    def __init__(self, restart_log: RestartLog | None = None, *, restart: bool = True) -> None:
+        self.children: dict[str, Child] = {}
         self.stopping = False
+        self.restart = restart
+        self.restart_log = restart_log
+        self.limit, self.window = restart_limit()
+
+    def add(self, child: Child) -> None:
+        self.children[child.name] = child
+        self._start(child)
 
     def spawn(self, name: str, argv: list[str], pass_fds: tuple[int, ...] = ()) -> None:
-        self.children[name] = subprocess.Popen(
-            argv, cwd=BASE_DIR, pass_fds=pass_fds, preexec_fn=_child_setup, stdin=subprocess.DEVNULL
-        )
+        self.add(Child(name, argv, pass_fds))
+
+    def _start(self, child: Child) -> None:
+        ids = {"user": child.user, "group": child.user, "extra_groups": []} if child.user else {}
+        output = open(child.log, "ab") if child.log else None  # noqa: SIM115 (the child holds it)
+        try:
+            child.process = subprocess.Popen(
+                child.argv,
+                cwd=BASE_DIR,
+                pass_fds=child.pass_fds,
+                preexec_fn=_child_setup,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                **ids,
+            )
+        finally:
+            if output:
+                output.close()
+        child.restart_due = None
 
     def _request_stop(self, signum: int, frame: object) -> None:
         self.stopping = True
@@ -186,15 +258,42 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGHUP, self._request_stop)
 
+    def check(self) -> int | None:
+        """One supervision pass: restart what died and is due; 1 when a child crash-loops."""
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.restart_due is not None:
+                if now >= child.restart_due and not self.stopping:
+                    self._start(child)
+                continue
+            code = child.process.poll() if child.process else None
+            if child.process is None or code is None:
+                continue
+            _kill_group(child.process.pid)  # whatever it left behind (e.g. PostgreSQL backends)
+            if not self.restart:
+                fail(f"{child.name} exited with code {code}; stopping everything.", 1)
+                return 1
+            child.restarts = [at for at in child.restarts if now - at < self.window]
+            if len(child.restarts) >= self.limit:
+                fail(
+                    f"{child.name} keeps crashing (exit code {code}, {len(child.restarts)} restarts in "
+                    f"{self.window:.0f} s); giving up and stopping everything.",
+                    1,
+                )
+                return 1
+            delay = backoff(len(child.restarts))
+            child.restarts.append(now)
+            number = self.restart_log.record(child.name, code) if self.restart_log else len(child.restarts)
+            say(f"{child.name} exited with code {code}; restarting it (restart {number}, in {delay:.0f} s)")
+            child.restart_due = now + delay
+        return None
+
     def wait(self, on_tick: object = None) -> int:
-        """Block until a stop is requested (→ 0) or a child exits on its own (→ 1)."""
+        """Block until a stop is requested (→ 0) or a child crash-loops (→ 1)."""
         while not self.stopping:
-            for name, child in self.children.items():
-                code = child.poll()
-                if code is not None:
-                    fail(f"{name} exited with code {code}; stopping everything.", 1)
-                    self.stop_all()
-                    return 1
+            if self.check() is not None:
+                self.stop_all()
+                return 1
             if callable(on_tick):
                 on_tick()
             time.sleep(0.2)
@@ -202,19 +301,32 @@ class Supervisor:
         return 0
 
     def stop_all(self) -> None:
-        for child in self.children.values():
-            if child.poll() is None:
+        # Applications first, so PostgreSQL and Redis do not see them as crashed clients.
+        self._stop([c for c in self.children.values() if not c.service])
+        self._stop([c for c in self.children.values() if c.service])
+
+    def _stop(self, children: list[Child]) -> None:
+        running = [child.process for child in children if child.process is not None]
+        for child in children:
+            child.restart_due = None
+            if child.process is not None and child.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGTERM)
+                    if child.service:
+                        child.process.send_signal(child.stop_signal)
+                    else:
+                        os.killpg(child.process.pid, child.stop_signal)
         deadline = time.monotonic() + STOP_TIMEOUT
-        for child in self.children.values():
+        for process in running:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for child in self.children.values():
-            # Grandchildren too: kill whatever is left in each child's process group.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for process in running:
+            _kill_group(process.pid)  # grandchildren too
+            process.wait()
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def daphne_argv(fd: int) -> list[str]:
@@ -285,7 +397,7 @@ def wait_for_http(host: str, port: int, path: str, timeout: float, supervisor: S
     url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}{path}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not supervisor.stopping:
-        if any(child.poll() is not None for child in supervisor.children.values()):
+        if supervisor.check() is not None:
             return False
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
@@ -310,6 +422,41 @@ def start_services() -> list[str]:
     return started
 
 
+def supervise_services(directory: Path, supervisor: Supervisor) -> list[str]:
+    """Start the embedded servers the environment does not provide as supervised children,
+    so a server that dies is started again; returns their names."""
+    env: dict[str, str] = {}
+    started: list[str] = []
+    pg = redis = None
+    if not os.environ.get("DATABASE_URL"):
+        pg = EmbeddedPostgres(directory)
+        if not pg.is_running():
+            pg.prepare()
+            child = Child("postgres", pg.server_argv(), user=pg.user, log=pg.log_file, service=True)
+            child.stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for clients
+            supervisor.add(child)
+            started.append("postgres")
+        env["DATABASE_URL"] = pg.url
+    if not os.environ.get("REDIS_URL"):
+        redis = EmbeddedRedis(directory)
+        if not redis.is_running():
+            redis.prepare()
+            supervisor.add(Child("redis", redis.server_argv(), service=True))
+            started.append("redis")
+        env["REDIS_URL"] = redis.url
+    if pg is not None:
+        pg.wait_ready()
+        pg.ensure_database()
+    if redis is not None:
+        redis.wait_ready()
+    if env:
+        embedded_env_file(directory).write_text("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
+    os.environ.update(env)
+    if started:
+        say(f"started embedded {' and '.join(started)} (data in {directory})")
+    return started
+
+
 def cmd_run() -> int:
     validate_urls()
     host, port = listen_address()
@@ -319,27 +466,36 @@ def cmd_run() -> int:
     listener = bind_listener(host, port)  # before anything slow: a busy port fails at once
     local_defaults(directory)
     files = raise_open_files_limit()
-    started = start_services()
-    supervisor = Supervisor()
+    names = [f"web-{index + 1}" for index in range(workers)] + ["worker", "beat"]
+    restart_log = RestartLog(directory, names)
+    supervisor = Supervisor(restart_log)
     supervisor.install_signal_handlers()
+    started: list[str] = []
     try:
+        started = supervise_services(directory, supervisor)
+        restart_log.register(started)
         if prepare() != 0:
             return fail("preparing the database failed (see above).", 1)
         if supervisor.stopping:
             return 0
-        for index in range(workers):
-            supervisor.spawn(f"web-{index + 1}", daphne_argv(listener.fileno()), (listener.fileno(),))
+        # The listener stays open here too: a restarted daphne process adopts it again.
+        for name in names[:workers]:
+            supervisor.spawn(name, daphne_argv(listener.fileno()), (listener.fileno(),))
         supervisor.spawn("worker", worker_argv())
         supervisor.spawn("beat", beat_argv(directory))
-        listener.close()  # the daphne processes hold it now
         if wait_for_http(host, port, "/healthz", 60, supervisor):
             say(f"web: {workers} daphne process(es); worker and beat running; open files limit {files}")
             print(f"\n  Seismo is running at http://{host}:{port}/\n  Press Ctrl-C to stop.\n", flush=True)
+        elif supervisor.stopping:
+            return 0
         return supervisor.wait()
     finally:
         supervisor.stop_all()
+        listener.close()
+        restart_log.remove()
         if started:
-            stop_embedded(directory, started)
+            if {"postgres", "redis"} <= set(started):
+                embedded_env_file(directory).unlink(missing_ok=True)
             say(f"stopped embedded {' and '.join(started)}")
         say("stopped.")
 
@@ -354,9 +510,11 @@ def cmd_web() -> int:
     supervisor.install_signal_handlers()
     for index in range(workers):
         supervisor.spawn(f"web-{index + 1}", daphne_argv(listener.fileno()), (listener.fileno(),))
-    listener.close()
     say(f"web listening on {host}:{port} with {workers} daphne process(es); open files limit {files}")
-    return supervisor.wait()
+    try:
+        return supervisor.wait()  # a daphne process that dies is restarted on the same socket
+    finally:
+        listener.close()
 
 
 def cmd_exec(argv: list[str]) -> int:

@@ -73,18 +73,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+def wants_json(request: HttpRequest) -> bool:
+    """Machine clients (the API, OTLP, remote-write) get JSON errors; browsers get pages."""
+    return request.path.startswith(("/api/", "/otlp/")) or "application/json" in request.headers.get("Accept", "")
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(error_body("not_found", "Not found."), status=404)
     return render(request, "404.html", status=404)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(error_body("server_error", "Internal server error."), status=500)
     return render(request, "500.html", status=500)
 

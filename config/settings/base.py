@@ -11,7 +11,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from config.services import celery_broker_url, embedded_env_file
+from config.embedded import celery_broker_url, embedded_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -20,7 +20,7 @@ env = environ.Env()
 DATA_DIR = Path(env.str("SEISMO_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 # When DATABASE_URL / REDIS_URL are unset, use the embedded services that `make run` or
-# `make test` started (config/services.py writes their URLs to this file).
+# `make test` started (config/embedded.py writes their URLs to this file).
 if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
     _embedded = embedded_env_file(DATA_DIR)
     if _embedded.exists():
@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "lib.unavailable.DatabaseUnavailableMiddleware",  # outermost: sees every failed request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "monitoring.middleware.RequestMetricsMiddleware",
@@ -114,8 +115,12 @@ if env.bool("DB_POOL", default=True):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DB_POOL_SIZE", default=10),
-        "timeout": 10,
+        # A request waits this long for a connection before it answers 503: with PostgreSQL
+        # down it must not hang (the pool would retry connecting for the whole wait).
+        "timeout": env.float("DB_POOL_TIMEOUT", default=1.5),
     }
+# libpq's minimum: a server that does not answer (host down) fails the connect after 2 s.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: cache, Channels layer, Celery broker ----------------------------------------------

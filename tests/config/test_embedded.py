@@ -3,7 +3,7 @@
 import psycopg
 import redis
 
-from config.services import EmbeddedPostgres, EmbeddedRedis, celery_broker_url, ensure_embedded, stop_embedded
+from config.embedded import EmbeddedPostgres, EmbeddedRedis, celery_broker_url, ensure_embedded, stop_embedded
 
 
 def test_unix_socket_redis_urls_are_translated_for_celery():

@@ -99,7 +99,7 @@ def test_prometheus_metrics_need_a_token(client, api_as, viewer, settings):
 
 
 def test_readyz_follows_a_real_redis_going_down_and_coming_back(client, settings, tmp_path):
-    from config.services import EmbeddedRedis
+    from config.embedded import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path)
     server.start()
