@@ -6,6 +6,9 @@
   (``lagging``) instead of growing the process.
 - permessage-deflate (RFC 7692), negotiated when the client offers it — browsers always do.
   ``STREAM_COMPRESSION=0`` turns it off.
+- A message over the size limit (1 MiB) is discarded unread and the application is told
+  (``lib.wsevents.OVERSIZE_EVENT``), so the client gets an ``error`` frame and a close with
+  1009 instead of a dropped TCP connection (autobahn's default, seen as 1006).
 
 Usage: ``python -m config.daphne_server <daphne arguments>`` (the launcher does this).
 """
@@ -18,8 +21,10 @@ from typing import Any
 import daphne.server
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from daphne.cli import CommandLineInterface
-from daphne.ws_protocol import WebSocketFactory
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from django.conf import settings
+
+from lib.wsevents import BACKLOG_EXTENSION, OVERSIZE_EVENT
 
 
 def pending_bytes(protocol: Any) -> int:
@@ -42,7 +47,21 @@ def compression_enabled() -> bool:
     return settings.STREAM_COMPRESSION
 
 
+class StreamWebSocketProtocol(WebSocketProtocol):
+    def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
+        queue = getattr(self, "application_queue", None)
+        if queue is None or self.failedByMe:
+            super()._max_message_size_exceeded(msg_size, max_msg_size, reason)
+            return
+        # failedByMe makes autobahn ignore the rest of this message; the application then
+        # sends its error frame and closes the socket with 1009 itself.
+        self.failedByMe = True
+        queue.put_nowait({"type": "websocket.receive", "text": None, OVERSIZE_EVENT: max_msg_size})
+
+
 class StreamWebSocketFactory(WebSocketFactory):
+    protocol = StreamWebSocketProtocol
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if compression_enabled():
@@ -52,7 +71,7 @@ class StreamWebSocketFactory(WebSocketFactory):
 class StreamServer(daphne.server.Server):
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
         if scope.get("type") == "websocket":
-            extensions = {**scope.get("extensions", {}), "seismo.backlog": functools.partial(pending_bytes, protocol)}
+            extensions = {**scope.get("extensions", {}), BACKLOG_EXTENSION: functools.partial(pending_bytes, protocol)}
             scope = {**scope, "extensions": extensions}
         return super().create_application(protocol, scope)
 

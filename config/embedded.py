@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from config.broker import SCHEME as BROKER_SCHEME
+
 # Longest unix socket path the kernel accepts (sun_path is 108 bytes incl. the NUL).
 _MAX_SOCKET_PATH = 100
 PG_DATABASE = "seismo"
@@ -45,15 +47,18 @@ def embedded_env_file(data_dir: Path) -> Path:
 
 
 def celery_broker_url(redis_url: str) -> str:
-    """Kombu spells a unix-socket Redis URL differently from redis-py."""
+    """The broker URL for a Redis URL: Seismo's repaired transport (``config.broker``), and
+    kombu's spelling of a unix socket (``+socket://…?virtual_host=``), not redis-py's."""
     if redis_url.startswith("unix://"):
         parts = urlsplit(redis_url)
         db = "0"
         for pair in parts.query.split("&"):
             if pair.startswith("db="):
                 db = pair[3:]
-        return f"redis+socket://{parts.path}?virtual_host={db}"
-    return redis_url
+        return f"{BROKER_SCHEME}+socket://{parts.path}?virtual_host={db}"
+    if redis_url.startswith("redis://"):
+        return BROKER_SCHEME + redis_url[len("redis") :]
+    return redis_url  # rediss:// (TLS) keeps kombu's own transport
 
 
 def _socket_dir(data_dir: Path, name: str) -> Path:

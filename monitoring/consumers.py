@@ -26,6 +26,7 @@ from accounts.choices import ROLE_RANK, Role
 from accounts.roles import role_of
 from lib.realtime import last_payloads, missed_payloads, topic_group, watch_series
 from lib.streamcodec import Encoder
+from lib.wsevents import BACKLOG_EXTENSION, CLOSE_TOO_BIG, OVERSIZE_EVENT
 from monitoring import health
 from monitoring.topics import ALL as ALL_TOPICS
 from monitoring.topics import SERIES_PREFIX
@@ -176,7 +177,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         self.encoder = Encoder()
         self.holding: dict[str, list[dict[str, Any]]] = {}
         self.dropped = 0
-        self.backlog = self.scope.get("extensions", {}).get("seismo.backlog")
+        self.backlog = self.scope.get("extensions", {}).get(BACKLOG_EXTENSION)
         self.role = await sync_to_async(role_of)(user)  # once per socket, not per subscribe
         await self.accept()
         import platform
@@ -218,6 +219,14 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             return False
         self.allowance -= 1
         return True
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        limit = message.get(OVERSIZE_EVENT)
+        if limit is not None:  # our daphne discarded a message over its size limit
+            await self.error(f"message larger than {limit} bytes: closing the socket", limit=limit)
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        await super().websocket_receive(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self._allowed():
@@ -264,20 +273,24 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.send_json({"type": "unsubscribed", "topics": sorted(self.topics)})
 
     async def _subscribe(self, topics: list[str], last_seq: Any, since: dict[str, int]) -> None:
+        """Subscribe to what may be read; everything refused is named in ONE error frame, and
+        refused topics count against the cap like accepted ones (a frame naming 400 unknown
+        topics costs one error, not 400)."""
         added: list[str] = []
+        refused: dict[str, str] = {}
         for topic in topics:
-            needed = role_for_topic(topic)
-            if needed is None:
-                await self.error(f"unknown topic {topic!r}", topic=topic)
-                continue
-            if ROLE_RANK[self.role] < ROLE_RANK[needed]:
-                await self.error(f"your role may not read {topic!r}", topic=topic)
-                continue
             if topic in self.topics:
                 continue
-            if len(self.topics) >= MAX_TOPICS:
-                await self.error(f"at most {MAX_TOPICS} topics per connection", topic=topic)
+            if len(self.topics) + len(refused) >= MAX_TOPICS:
+                refused[topic] = f"at most {MAX_TOPICS} topics per connection"
                 break
+            needed = role_for_topic(topic)
+            if needed is None:
+                refused[topic] = f"unknown topic {topic!r}"
+                continue
+            if ROLE_RANK[self.role] < ROLE_RANK[needed]:
+                refused[topic] = f"your role may not read {topic!r}"
+                continue
             # Live frames for this topic wait until the history below has been sent, so the
             # client sees them in order and once.
             self.holding[topic] = []
@@ -286,6 +299,8 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 await sync_to_async(watch_series)(topic, 1)
             self.topics.add(topic)
             added.append(topic)
+        if refused:
+            await self._refuse(refused)
         sent: set[tuple[str, int]] = set()
         try:
             await self.send_json({"type": "subscribed", "topics": sorted(self.topics)})
@@ -307,6 +322,14 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 for event in self.holding.pop(topic, []):
                     if (topic, event["id"]) not in sent:  # not already part of the history sent
                         await self.stream_message(event)
+
+    async def _refuse(self, refused: dict[str, str]) -> None:
+        if len(refused) == 1:
+            ((topic, reason),) = refused.items()
+            await self.error(reason, topic=topic)
+            return
+        first = next(iter(refused.values()))
+        await self.error(f"{len(refused)} topics refused (first: {first})", topics=refused)
 
     async def _forward(self, topic: str, payload: dict[str, Any], replayed: bool = False) -> None:
         frame = {"type": _type_of(topic), "topic": topic, **self.encoder.encode(topic, payload)}

@@ -25,6 +25,12 @@ def render_exposition() -> str:
         "# TYPE seismo_series_refused_total counter",
     ]
     lines += [f'seismo_series_refused_total{{source="{_escape(src)}"}} {n}' for src, n in sorted(refused.items())]
+    lines += [
+        "# HELP seismo_restarts_total Times the launcher restarted a Seismo process that died.",
+        "# TYPE seismo_restarts_total counter",
+    ]
+    for process, count in sorted(health.restarts()["counts"].items()):
+        lines.append(f'seismo_restarts_total{{process="{_escape(process)}"}} {count}')
     samples = latest_samples()
     meta = {m.name: m for m in Metric.objects.filter(name__in={s["metric"] for s in samples})}
     families = _families(samples)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import BEAT_HEARTBEAT_KEY as BEAT_KEY
+from config.restarts import read_restarts
 from lib.redis import get_redis, key
 
 
@@ -91,3 +93,11 @@ def component_status() -> dict[str, dict[str, Any]]:
 
 def all_up(status: dict[str, dict[str, Any]]) -> bool:
     return all(component["status"] == "up" for component in status.values())
+
+
+def restarts() -> dict[str, Any]:
+    """What the launcher restarted since it started: ``{"counts": {process: n}, "recent":
+    [{"process", "exit_code", "at", "when", "restart"}, …]}`` newest first (empty without a launcher)."""
+    record = read_restarts(settings.DATA_DIR)
+    recent = [{**entry, "when": datetime.fromtimestamp(entry["at"], UTC)} for entry in reversed(record["recent"])]
+    return {"counts": record["counts"], "recent": recent}

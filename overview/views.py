@@ -14,7 +14,10 @@ from overview import services
 
 def overview(request: HttpRequest) -> HttpResponse:
     """Live state of every component and the key metrics; HTMX polls get the components only."""
-    context = {"components": services.component_states(health.component_status())}
+    context = {
+        "components": services.component_states(health.component_status()),
+        "restarts": health.restarts()["recent"][:5],
+    }
     if request.htmx:
         return render(request, "overview/partials/components.html", context)
     context |= {

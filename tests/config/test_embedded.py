@@ -6,9 +6,10 @@ import redis
 from config.embedded import EmbeddedPostgres, EmbeddedRedis, celery_broker_url, ensure_embedded, stop_embedded
 
 
-def test_unix_socket_redis_urls_are_translated_for_celery():
-    assert celery_broker_url("unix:///var/run/r.sock?db=3") == "redis+socket:///var/run/r.sock?virtual_host=3"
-    assert celery_broker_url("redis://h:6379/0") == "redis://h:6379/0"
+def test_redis_urls_are_translated_for_celery_and_its_repaired_transport():
+    assert celery_broker_url("unix:///var/run/r.sock?db=3") == "seismoredis+socket:///var/run/r.sock?virtual_host=3"
+    assert celery_broker_url("redis://h:6379/0") == "seismoredis://h:6379/0"
+    assert celery_broker_url("rediss://h:6380/0") == "rediss://h:6380/0"
 
 
 def test_embedded_servers_start_are_reused_and_stop(tmp_path, monkeypatch):

@@ -123,3 +123,35 @@ def test_permessage_deflate_is_negotiated_and_can_be_turned_off(token):
             assert asyncio.run(compress_offered(port)) == (expected, "initialData")
         finally:
             server.stop()
+
+
+def test_one_frame_of_many_bad_topics_gets_one_error_and_an_oversized_one_a_1009_close(token):
+    async def scenario(port: int) -> None:
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/ws/metrics/?token={token}"
+            async with session.ws_connect(url, headers={"Origin": "http://localhost"}) as ws:
+                assert (await ws.receive_json(timeout=10))["type"] == "initialData"
+                await ws.send_json({"type": "subscribe", "topics": [f"no-such-topic-{i}" for i in range(400)]})
+                await ws.send_json({"type": "ping"})
+                frames = []
+                while not frames or frames[-1]["type"] != "pong":
+                    frames.append(await ws.receive_json(timeout=10))
+                errors = [frame for frame in frames if frame["type"] == "error"]
+                assert len(errors) == 1
+                # The cap counts refused topics: the 101st is refused for the cap, the rest unread.
+                assert len(errors[0]["topics"]) == 101
+                assert errors[0]["topics"]["no-such-topic-100"] == "at most 100 topics per connection"
+
+                await ws.send_str('{"type": "subscribe", "topics": ["' + "x" * (1024 * 1024) + '"]}')
+                error = await ws.receive_json(timeout=10)
+                assert error["type"] == "error" and "larger than 1048576 bytes" in error["reason"]
+                assert error["seq"] == frames[-1]["seq"] + 1  # in sequence with everything else
+                closing = await ws.receive(timeout=10)
+                assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 1009
+
+    port = free_port()
+    server = start_daphne(port)
+    try:
+        asyncio.run(scenario(port))
+    finally:
+        server.stop()
