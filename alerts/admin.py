@@ -15,6 +15,7 @@ from alerts.models import (
     AlertCondition,
     AlertEvent,
     AlertRule,
+    DeliveryAttempt,
     MaintenanceWindow,
     Notification,
     NotificationChannel,
@@ -169,11 +170,26 @@ class AlertAdmin(admin.ModelAdmin):
         return False
 
 
+class DeliveryAttemptInline(admin.TabularInline):
+    """Every try, so a notification that reached its receiver twice shows two attempts."""
+
+    model = DeliveryAttempt
+    fields = ["started_at", "finished_at", "outcome", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["created_at", "channel", "kind", "status", "attempts", "last_error"]
     list_filter = ["status", "kind", "channel"]
     list_select_related = ["channel"]
+    readonly_fields = ["notification_id"]
+    inlines = [DeliveryAttemptInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -47,6 +47,13 @@ class NotificationStatus(models.TextChoices):
     FAILED = "failed", "Failed (gave up)"
 
 
+class AttemptOutcome(models.TextChoices):
+    SENDING = "sending", "Sending (or interrupted, not yet known)"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    INTERRUPTED = "interrupted", "Interrupted (the worker stopped; the receiver may have it)"
+
+
 class RuleKind(models.TextChoices):
     THRESHOLD = "threshold", "Threshold"
     ANOMALY = "anomaly", "Anomaly (learned baseline)"

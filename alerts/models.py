@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import operator
+import uuid
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from alerts.choices import (
     AlertState,
+    AttemptOutcome,
     ChannelKind,
     Comparator,
     Direction,
@@ -440,6 +442,30 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.channel.name} [{self.status}]"
+
+    @property
+    def notification_id(self) -> str:
+        """What a receiver deduplicates on: the same on every attempt of this row, different
+        for every row and every installation (its public URL)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{settings.SEISMO_PUBLIC_URL}/notifications/{self.pk}"))
+
+
+class DeliveryAttempt(models.Model):
+    """One try at handing a notification to its receiver: when it started and ended, and how
+    it went. Written by alerts.outbox before the receiver is contacted, so an attempt a crash
+    interrupted stays visible (a second delivery shows as a second attempt)."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="delivery_attempts")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=AttemptOutcome.choices, default=AttemptOutcome.SENDING)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        return f"attempt on {self.notification_id} at {self.started_at:%H:%M:%S} [{self.outcome}]"
 
 
 class Silence(models.Model):

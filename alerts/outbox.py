@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F
 from django.utils import timezone
 
-from alerts.choices import NotificationKind, NotificationStatus
-from alerts.models import Alert, Notification, NotificationChannel
+from alerts.choices import AttemptOutcome, NotificationKind, NotificationStatus
+from alerts.models import Alert, DeliveryAttempt, Notification, NotificationChannel
 from alerts.notifiers import REGISTRY, Event, NotifierError
 from alerts.suppressions import Suppressions
 from lib.tasks import enqueue_after_commit
@@ -98,6 +99,10 @@ def deliver_batch(ids: list[int]) -> str:
     rows = Notification.objects.select_related("channel", "alert__rule").filter(pk__in=won)
     notifications = list(rows.order_by("id"))
     channel = notifications[0].channel
+    # Recorded (committed) before the receiver is contacted: a crash mid-send leaves it open.
+    attempts = DeliveryAttempt.objects.bulk_create(
+        [DeliveryAttempt(notification=n, started_at=timezone.now()) for n in notifications]
+    )
     started = time.perf_counter()
     error: NotifierError | None = None
     if not channel.enabled:
@@ -109,12 +114,13 @@ def deliver_batch(ids: list[int]) -> str:
             error = exc
         except Exception as exc:  # a notifier bug is a failed attempt, never a lost row
             error = NotifierError(f"{type(exc).__name__}")
-    _record(notifications, channel, error, (time.perf_counter() - started) * 1000, timezone.now())
+    _record(notifications, attempts, channel, error, (time.perf_counter() - started) * 1000, timezone.now())
     return notifications[0].status
 
 
 def _record(
     notifications: list[Notification],
+    attempts: list[DeliveryAttempt],
     channel: NotificationChannel,
     error: NotifierError | None,
     elapsed_ms: float,
@@ -143,6 +149,11 @@ def _record(
     Notification.objects.bulk_update(
         notifications, ["attempts", "duration_ms", "claimed_at", "status", "sent_at", "last_error", "next_attempt_at"]
     )
+    DeliveryAttempt.objects.filter(pk__in=[a.pk for a in attempts]).update(
+        finished_at=now,
+        outcome=AttemptOutcome.SENT if error is None else AttemptOutcome.FAILED,
+        error="" if error is None else str(error)[:500],
+    )
 
 
 def deliver_due(limit: int = 500) -> int:
@@ -168,9 +179,36 @@ def send_test(channel: NotificationChannel) -> Notification:
     return notification
 
 
-def release_stale_claims(older_than_seconds: int = 120) -> int:
-    """A worker that died while sending leaves a claim behind: hand it back."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return Notification.objects.filter(Q(status=NotificationStatus.PENDING) & Q(claimed_at__lt=cutoff)).update(
-        claimed_at=None
-    )
+# A claim outlives its send only when the worker died: the receiver had NOTIFY_TIMEOUT_SECONDS
+# to answer, plus this much for the bookkeeping around it.
+CLAIM_GRACE_SECONDS = 5.0
+
+
+def claim_timeout_seconds() -> float:
+    return settings.NOTIFY_TIMEOUT_SECONDS + CLAIM_GRACE_SECONDS
+
+
+def release_stale_claims(older_than_seconds: float | None = None) -> int:
+    """A worker that died while sending leaves a claim (and an open attempt) behind: mark the
+    attempt interrupted and hand the row back, as soon as the receiver's own time limit has
+    passed — the retry carries the same notification id, so the receiver can drop a copy."""
+    limit = claim_timeout_seconds() if older_than_seconds is None else older_than_seconds
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=limit)
+    with transaction.atomic():
+        stale = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(status=NotificationStatus.PENDING, claimed_at__lt=cutoff)
+            .values_list("id", flat=True)
+        )
+        if not stale:
+            return 0
+        DeliveryAttempt.objects.filter(notification_id__in=stale, finished_at__isnull=True).update(
+            finished_at=now,
+            outcome=AttemptOutcome.INTERRUPTED,
+            error="the worker stopped while the receiver was answering",
+        )
+        interrupted = "the worker stopped while sending; retried with the same notification id"
+        return Notification.objects.filter(pk__in=stale).update(
+            claimed_at=None, attempts=F("attempts") + 1, last_error=interrupted
+        )

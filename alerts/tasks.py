@@ -11,7 +11,8 @@ from alerts import lifecycle, outbox
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "alerts-sweep": {"task": "alerts.tasks.sweep", "schedule": 5.0, "options": {"expires": 10}},
     "alerts-deliver": {"task": outbox.DELIVER_DUE_TASK, "schedule": 5.0, "options": {"expires": 10}},
-    "alerts-release-claims": {"task": "alerts.tasks.release_stale_claims", "schedule": 60.0},
+    # Often: a claim is stale NOTIFY_TIMEOUT_SECONDS + 5 s after its send started.
+    "alerts-release-claims": {"task": "alerts.tasks.release_stale_claims", "schedule": 5.0, "options": {"expires": 10}},
 }
 
 

@@ -24,7 +24,7 @@ from daphne.cli import CommandLineInterface
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from django.conf import settings
 
-from lib.wsevents import BACKLOG_EXTENSION, OVERSIZE_EVENT
+from lib.wsevents import BACKLOG_EXTENSION, CLOSE_TOO_BIG, OVERSIZE_EVENT
 
 
 def pending_bytes(protocol: Any) -> int:
@@ -57,6 +57,14 @@ class StreamWebSocketProtocol(WebSocketProtocol):
         # sends its error frame and closes the socket with 1009 itself.
         self.failedByMe = True
         queue.put_nowait({"type": "websocket.receive", "text": None, OVERSIZE_EVENT: max_msg_size})
+
+    def serverClose(self, code: int | None = None) -> None:  # noqa: N802 (daphne's name)
+        if code == CLOSE_TOO_BIG and self.state == self.STATE_OPEN:
+            # autobahn lets applications close only with 1000 or 3000-4999; 1009 is the
+            # protocol's own "message too big", which this server means here.
+            self.sendCloseFrame(code=CLOSE_TOO_BIG, reasonUtf8=b"message too big", isReply=False)
+            return
+        super().serverClose(code=code)
 
 
 class StreamWebSocketFactory(WebSocketFactory):

@@ -59,6 +59,8 @@ class Event:
     url: str
     runbook_url: str = ""
     items: list[Item] = field(default_factory=list)
+    # The receiver's deduplication key: the same on every retry (Notification.notification_id).
+    notification_id: str = ""
 
     @classmethod
     def for_notifications(cls, notifications: list[Notification]) -> Event:
@@ -69,7 +71,10 @@ class Event:
         alert = first.alert
         if alert is None:
             summary = f"Seismo test message for {first.channel.name}"
-            return cls("test", "Test notification", "test", summary, None, {}, f"{base}/alerts/")
+            url = f"{base}/alerts/"
+            return cls(
+                "test", "Test notification", "test", summary, None, {}, url, notification_id=first.notification_id
+            )
         alerts = [n.alert for n in notifications if n.alert is not None]
         items = [Item(a.summary, a.value, a.labels, a.severity, f"{base}/alerts/#alert-{a.pk}") for a in alerts]
         severity = "critical" if any(a.severity == "critical" for a in alerts) else alert.severity
@@ -83,10 +88,12 @@ class Event:
             url=items[0].url if len(items) == 1 else f"{base}/alerts/",
             runbook_url=alert.rule.runbook_url,
             items=items,
+            notification_id=first.notification_id,
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "notification_id": self.notification_id,
             "kind": self.kind,
             "rule": self.rule,
             "severity": self.severity,
@@ -117,6 +124,9 @@ class Event:
         if self.kind in ("resolved", "test"):
             return SEVERITY_COLOUR[self.kind]
         return SEVERITY_COLOUR.get(self.severity, SEVERITY_COLOUR["critical"])
+
+
+NOTIFICATION_ID_HEADER = "X-Seismo-Notification-Id"
 
 
 class Notifier:

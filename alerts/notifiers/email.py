@@ -9,7 +9,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from alerts.choices import ChannelKind
-from alerts.notifiers.base import Event, Notifier, NotifierError
+from alerts.notifiers.base import NOTIFICATION_ID_HEADER, Event, Notifier, NotifierError
 
 if TYPE_CHECKING:
     from alerts.models import Notification
@@ -34,6 +34,8 @@ class EmailNotifier(Notifier):
             body=render_to_string("alerts/email/notification.txt", context),
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=self.config["to"],
+            # The same on every retry: mail clients and filters drop a second copy on Message-ID.
+            headers={NOTIFICATION_ID_HEADER: event.notification_id, "Message-ID": f"<{event.notification_id}@seismo>"},
         )
         message.attach_alternative(render_to_string("alerts/email/notification.html", context), "text/html")
         try:

@@ -54,5 +54,13 @@ class SlackNotifier(Notifier):
                 "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": event.url}],
             }
         )
-        body = {"text": f"{title}: {summary}", "attachments": [{"color": event.colour, "blocks": blocks}]}
+        body = {
+            "text": f"{title}: {summary}",
+            "attachments": [{"color": event.colour, "blocks": blocks}],
+            # Slack message metadata: a receiver (or a Slack app) deduplicates retries on it.
+            "metadata": {
+                "event_type": "seismo_notification",
+                "event_payload": {"notification_id": event.notification_id},
+            },
+        }
         post(self.config["webhook_url"], orjson.dumps(body), {"Content-Type": "application/json"})

@@ -1,4 +1,5 @@
-"""Webhook notifications: the event as JSON, HMAC-SHA256 signed when the channel has a secret."""
+"""Webhook notifications: the event as JSON (with its ``notification_id``, also in the
+``X-Seismo-Notification-Id`` header), HMAC-SHA256 signed when the channel has a secret."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from alerts.choices import ChannelKind
-from alerts.notifiers.base import Event, Notifier, post
+from alerts.notifiers.base import NOTIFICATION_ID_HEADER, Event, Notifier, post
 
 if TYPE_CHECKING:
     from alerts.models import Notification
@@ -22,7 +23,7 @@ class WebhookNotifier(Notifier):
 
     def notify(self, event: Event, notification: Notification) -> None:
         body = orjson.dumps(event.as_dict())
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", NOTIFICATION_ID_HEADER: event.notification_id}
         secret = self.config.get("secret")
         if secret:
             digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

@@ -157,23 +157,6 @@ def test_run_serves_and_ctrl_c_stops_every_process(tmp_path):
     assert _none_left(children)
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_run_stops_everything_when_one_process_dies(tmp_path):
-    proc = _start("run", tmp_path, WEB_CONCURRENCY="1")
-    try:
-        wait_until(lambda: any("beat" in _cmdline(c) for c in _descendants(proc.pid)), timeout=60)
-        children = _descendants(proc.pid)
-        beat = next(c for c in children if "beat" in _cmdline(c))
-        beat.kill()
-        output, _ = proc.communicate(timeout=40)
-    finally:
-        _stop_tree(proc)
-    assert proc.returncode == 1
-    assert "beat exited with code" in output and "stopping everything" in output
-    assert _none_left(children)
-
-
 def test_services_start_and_stop_the_embedded_servers_on_their_own(tmp_path):
     env = {"SEISMO_DATA_DIR": str(tmp_path)}
     clean = {k: v for k, v in shell_free_environ().items() if k not in ("DATABASE_URL", "REDIS_URL")}

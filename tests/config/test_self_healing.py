@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ import psutil
 import psycopg
 import pytest
 
+from accounts.models import USER_TOKEN_PREFIX
 from config.embedded import EmbeddedPostgres, EmbeddedRedis, celery_broker_url
 from tests.conftest import BASE_DIR, children_database_url, free_port, wait_until
 
@@ -273,3 +277,52 @@ def test_a_crash_loop_makes_the_launcher_give_up_with_one_line(tmp_path):
     assert errors == [
         "seismo: error: worker keeps crashing (exit code 2, 2 restarts in 120 s); giving up and stopping everything."
     ]
+
+
+@pytest.mark.slow
+def test_with_the_database_down_the_api_answers_503_json_and_pages_a_clear_page(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DB_POOL")}
+    port = free_port()
+    env.update(
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/seismo",  # nothing listens there
+        PORT=str(port),
+        SEISMO_DATA_DIR=str(tmp_path),
+        WEB_CONCURRENCY="1",
+        DEBUG="1",  # `make run`'s default: the debug page is what used to come back
+    )
+    web = subprocess.Popen(
+        [sys.executable, "-m", "config.launcher", "web"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http("GET", f"{base}/healthz")[0] == 200, timeout=60, interval=0.3)
+        body = {"samples": [{"metric": "m", "value": 1.0}]}
+        status, answer = http("POST", f"{base}/api/v1/ingest/", body, token=USER_TOKEN_PREFIX + "a" * 40)
+        assert status == 503
+        assert answer["error"]["code"] == "database_unavailable"
+        status, answer = http("GET", f"{base}/api/v1/alerts/", token=USER_TOKEN_PREFIX + "a" * 40)
+        assert status == 503 and answer["error"]["code"] == "database_unavailable"
+
+        # A person logging in: the login page itself needs no database, checking a password does.
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        form = browser.open(f"{base}/accounts/login/", timeout=10).read().decode()
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+        fields = {"csrfmiddlewaretoken": csrf, "username": "someone", "password": "pw"}
+        login = urllib.request.Request(
+            f"{base}/accounts/login/", data=urllib.parse.urlencode(fields).encode(), headers={"Referer": base}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            browser.open(login, timeout=10)
+        assert refused.value.code == 503
+        text = refused.value.read().decode()
+        assert "Database unavailable" in text and "Traceback" not in text
+
+        status, answer = http("GET", f"{base}/readyz")
+        assert status == 503 and answer["database"]["status"] == "down"
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
