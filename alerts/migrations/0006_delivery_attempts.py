@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0003_shared_aggregation_choices"),
+        ("alerts", "0005_printable_names"),
     ]
 
     operations = [
