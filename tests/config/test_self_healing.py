@@ -4,7 +4,6 @@ losing its queue. Real processes, the embedded PostgreSQL and Redis as `make run
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -24,7 +23,7 @@ import pytest
 
 from accounts.models import USER_TOKEN_PREFIX
 from config.embedded import EmbeddedPostgres, EmbeddedRedis, celery_broker_url
-from tests.conftest import BASE_DIR, children_database_url, free_port, wait_until
+from tests.conftest import BASE_DIR, children_database_url, free_port, shell_free_environ, wait_until
 
 # Variables the test settings export for the suite's own process, not for a user's `make run`.
 _NOT_INHERITED = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DB_POOL", "REDIS_KEY_PREFIX", "DEBUG")
@@ -33,7 +32,7 @@ USER, PASSWORD = "healer", "healer-pass-1"
 
 def make_run(data_dir: Path, **extra: str) -> subprocess.Popen[str]:
     """`python -m config.launcher run` as `make run` starts it (embedded servers, free port)."""
-    env = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
+    env = {key: value for key, value in shell_free_environ().items() if key not in _NOT_INHERITED}
     env.update(
         HOST="127.0.0.1",
         PORT=str(free_port()),
@@ -250,7 +249,7 @@ def test_a_task_queued_before_redis_is_killed_still_runs_after_it(tmp_path):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_crash_loop_makes_the_launcher_give_up_with_one_line(tmp_path):
-    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DB_POOL")}
+    env = {k: v for k, v in shell_free_environ().items() if k not in ("DJANGO_SETTINGS_MODULE", "DB_POOL")}
     env.update(
         DATABASE_URL=children_database_url(),
         PORT=str(free_port()),
@@ -281,7 +280,7 @@ def test_a_crash_loop_makes_the_launcher_give_up_with_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_with_the_database_down_the_api_answers_503_json_and_pages_a_clear_page(tmp_path):
-    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DB_POOL")}
+    env = {k: v for k, v in shell_free_environ().items() if k not in ("DJANGO_SETTINGS_MODULE", "DB_POOL")}
     port = free_port()
     env.update(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/seismo",  # nothing listens there
