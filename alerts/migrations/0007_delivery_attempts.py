@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0005_printable_names"),
+        ("alerts", "0006_prometheus_names"),
     ]
 
     operations = [
