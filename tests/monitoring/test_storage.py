@@ -243,3 +243,19 @@ def test_the_overview_shows_admins_what_storage_costs(client, owner, viewer):
     assert 'id="storage"' in page and 'data-tier="compressed"' in page and 'id="storage-projection"' in page
     client.force_login(viewer)
     assert 'id="storage"' not in client.get("/").content.decode()
+
+
+def test_rollup_sketches_are_binary_and_postgresql_buckets_values_as_python_does():
+    from lib import sketch
+
+    values = [-1e300, -12.5, -0.001, 0.0, 5e-324, 0.37, 1.0, 99.9, 1e300]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sketch.SQL_CODE} FROM unnest(%s::float8[]) AS v(value)",  # noqa: S608
+            [values],
+        )
+        codes = [row[0] for row in cursor.fetchall()]
+    assert codes == [sketch.code_of(sketch.bucket_of(v)) for v in values]
+    counts = {"p12": 3, "z": 1, "n4": 2}
+    blob = sketch.encode(counts)
+    assert len(blob) == 8 * 3 and sketch.decode(blob) == counts
