@@ -11,7 +11,7 @@ from django.utils import timezone
 from lib.text import valid_name
 from loadtest.choices import Preset, RunStatus, ThinkMode
 from loadtest.tally import Tally
-from loadtest.validation import validate_scenario
+from loadtest.validation import MAX_DURATION_SECONDS, MAX_USERS, validate_scenario
 
 
 def bounded(low: float, high: float) -> list[MinValueValidator | MaxValueValidator]:
@@ -30,9 +30,9 @@ class Scenario(models.Model):
     preset = models.CharField(max_length=20, choices=Preset.choices, blank=True)
     target_url = models.URLField(help_text="Base URL; endpoint paths are appended.")
     endpoints = models.JSONField(default=default_endpoints)
-    users = models.PositiveIntegerField(default=10, validators=bounded(1, 10_000))
+    users = models.PositiveIntegerField(default=10, validators=bounded(1, MAX_USERS))
     spawn_rate = models.FloatField(default=10, validators=bounded(0.1, 10_000), help_text="Users started per second.")
-    duration_seconds = models.PositiveIntegerField(default=30, validators=bounded(1, 24 * 3600))
+    duration_seconds = models.PositiveIntegerField(default=30, validators=bounded(1, MAX_DURATION_SECONDS))
     think_time_ms = models.PositiveIntegerField(default=0, validators=bounded(0, 3_600_000))
     think_mode = models.CharField(max_length=20, choices=ThinkMode.choices, default=ThinkMode.CONSTANT)
     throughput_per_user = models.FloatField(

@@ -19,6 +19,7 @@ import psycopg
 from django.db import connection, transaction
 
 from lib.realtime import publish_samples
+from monitoring import topics
 from monitoring.models import Series
 from monitoring.signals import samples_ingested
 from monitoring.store.chunks import from_us, late_cutoff, store_late, to_us
@@ -204,7 +205,7 @@ def store_rows(rows: list[Row], topic: str) -> int:
     return len(ids)
 
 
-def record_samples(rows: Iterable[tuple[str, dict[str, str], float, float]], topic: str = "basic-metrics") -> int:
+def record_samples(rows: Iterable[tuple[str, dict[str, str], float, float]], topic: str = topics.BASIC) -> int:
     """Store samples from Seismo's own producers (collectors, middleware, load tests)."""
     prepared = [
         (name, labels, labels_key(labels) if labels else "{}", ts, float(value)) for name, labels, ts, value in rows
