@@ -87,6 +87,16 @@ def check_length(content_length: str | None) -> None:
         raise DoorError(f"body is larger than {settings.INTAKE_MAX_BYTES} bytes", status=413, code="too_large")
 
 
+def check_remote_write_version(content_type: str) -> None:
+    """Remote-write 1.0 only: a 2.0 sender (``proto=io.prometheus.write.v2.Request``) is told so."""
+    if "io.prometheus.write.v2" in content_type:
+        raise DoorError(
+            "remote-write 2.0 is not supported: send remote-write 1.0 (prometheus.WriteRequest)",
+            status=415,
+            code="unsupported_media_type",
+        )
+
+
 def check_size(body: bytes) -> None:
     if len(body) > settings.INTAKE_MAX_BYTES:
         raise DoorError(f"body is larger than {settings.INTAKE_MAX_BYTES} bytes", status=413, code="too_large")

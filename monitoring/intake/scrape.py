@@ -21,7 +21,6 @@ import httpx
 import numpy as np
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 
 from lib import outbound
 from lib.redis import get_redis
@@ -270,12 +269,9 @@ def scrape_due(seconds: float) -> dict[int, str]:
     if not targets or window is None:
         return {}
     start, end = window
-    try:
-        # async_to_sync, not asyncio.run: the storing (sync_to_async, thread-sensitive) then runs
-        # in this very thread, on its database connection.
-        return async_to_sync(run_window)(targets, start, end - start)
-    finally:
-        close_old_connections()
+    # async_to_sync, not asyncio.run: the storing (sync_to_async, thread-sensitive) then runs in
+    # this very thread, on its database connection (Celery's Django fixup closes it after the task).
+    return async_to_sync(run_window)(targets, start, end - start)
 
 
 def scrape_now(target: ScrapeTarget) -> str:

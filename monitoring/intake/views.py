@@ -27,6 +27,7 @@ def remote_write(request: HttpRequest) -> HttpResponse:
     try:
         source = doors.principal_source(request.headers.get("Authorization", ""))
         doors.check_length(request.META.get("CONTENT_LENGTH"))
+        doors.check_remote_write_version(request.headers.get("Content-Type", ""))
         outcome = doors.remote_write_body(request.body, source)
     except DoorError as exc:
         return _error(exc)

@@ -151,3 +151,15 @@ def test_the_first_node_exporter_series_creates_the_node_dashboard(ingest_key, d
     node = Dashboard.objects.get(title="Node")
     assert node.variables == [{"name": "instance", "default": ""}]
     assert node.widgets.filter(metric="node_load1").exists()
+
+
+def test_a_remote_write_2_sender_is_told_1_0_is_what_is_spoken(ingest_key):
+    response = Client().post(
+        "/api/v1/write",
+        remote_write.encode([({"__name__": "m_v2"}, [(1.0, now_ms())])]),
+        content_type="application/x-protobuf;proto=io.prometheus.write.v2.Request",
+        HTTP_AUTHORIZATION=f"Bearer {ingest_key}",
+        HTTP_CONTENT_ENCODING="snappy",
+    )
+    assert response.status_code == 415 and "remote-write 1.0" in response.json()["error"]["message"]
+    assert stored("m_v2") == []

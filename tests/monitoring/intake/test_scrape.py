@@ -261,3 +261,19 @@ def test_a_series_that_disappears_from_a_target_stops_counting_as_present():
     later = datetime.fromtimestamp(first, UTC) + timedelta(seconds=2.5)
     alerts = evaluate_rule(rule, now=later)
     assert [alert.labels.get("disk") for alert in alerts] == ["b"]
+
+
+def test_the_beat_task_scrapes_each_due_target_once_per_window(settings):
+    from lib.redis import get_redis
+    from lib.redis import key as redis_key
+    from monitoring import tasks
+
+    settings.SCRAPE_WINDOW_SECONDS = 2
+    get_redis().delete(redis_key(scrape.PLANNED_KEY))
+    with relay(body=b"beat_metric 1\n") as (url, bodies):
+        target(f"{url}/metrics", name="beat", interval_seconds=2, timeout_seconds=1)
+        target(f"{url}/metrics", name="paused", interval_seconds=2, timeout_seconds=1, enabled=False)
+        assert tasks.scrape.apply().get() == 1  # the enabled target, once
+        assert len(bodies) == 1
+    assert [v for _, v in stored("beat_metric", job="beat")] == [1.0]
+    assert stored("beat_metric", job="paused") == []
