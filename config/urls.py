@@ -1,9 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from checks import urls as checks_urls
-from lib.api import ApiRootView
+from lib.api import ApiRootView, api_not_found
 from monitoring import views as monitoring_views
 from monitoring.intake import views as intake_views
 
@@ -28,6 +28,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/write", intake_views.remote_write, name="remote-write"),
     path("api/v1/", include(api_v1)),
+    # Anything else under /api/ answers the JSON envelope, DEBUG or not (Django's debug 404 is HTML).
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("otlp/v1/metrics", intake_views.otlp_metrics, name="otlp-metrics"),
     path("otlp/v1/traces", intake_views.otlp_traces, name="otlp-traces"),
     path("targets/", monitoring_views.targets_page, name="targets"),

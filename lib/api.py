@@ -6,8 +6,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -76,6 +78,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 def wants_json(request: HttpRequest) -> bool:
     """Machine clients (the API, OTLP, remote-write) get JSON errors; browsers get pages."""
     return request.path.startswith(("/api/", "/otlp/")) or "application/json" in request.headers.get("Accept", "")
+
+
+@csrf_exempt  # nothing is changed here; a CSRF refusal would answer HTML instead of the envelope
+def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Every unknown /api/ path, DEBUG or not: the JSON envelope (a missing slash is redirected)."""
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
+            return HttpResponsePermanentRedirect(request.path + "/" + query)
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

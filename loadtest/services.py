@@ -49,7 +49,8 @@ class RunBusyError(RunRefusedError):
 
 def apply_preset(fields: dict[str, Any]) -> dict[str, Any]:
     """The preset's values, overridden by anything given explicitly."""
-    preset = PRESETS.get(fields.get("preset") or "", {})
+    name = fields.get("preset")
+    preset = PRESETS.get(name, {}) if isinstance(name, str) else {}  # a wrong type is the serializer's to refuse
     return {**preset, **{k: v for k, v in fields.items() if v is not None}}
 
 

@@ -101,7 +101,7 @@ class SlaReportView(APIView):
             OpenApiParameter("month", OpenApiTypes.STR, description="YYYY-MM (default: this month)"),
             OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"]),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
         month = request.query_params.get("month") or timezone.now().strftime("%Y-%m")

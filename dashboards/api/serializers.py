@@ -32,7 +32,7 @@ class WidgetSerializer(serializers.ModelSerializer):
 
 
 class DashboardSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     widgets = WidgetSerializer(many=True, required=False)
     can_edit = serializers.SerializerMethodField()
 

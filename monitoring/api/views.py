@@ -27,29 +27,41 @@ from lib.api import ApiError
 from monitoring import ingest, tasks
 from monitoring.choices import Aggregation
 from monitoring.models import Metric
-from monitoring.rules import MAX_SERIES_PER_QUERY, is_metric_name
+from monitoring.rules import MAX_SERIES_PER_QUERY, NAME_RE, is_metric_name
 from monitoring.store import export, query, usage
 
 FILTER_PARAMS = [
-    OpenApiParameter("metric", str, required=True, description="Metric name"),
+    OpenApiParameter("metric", str, required=True, pattern=NAME_RE.pattern, description="Metric name"),
     OpenApiParameter("label.<name>", str, description="Label matcher, e.g. label.host=web-1 (repeatable)"),
     OpenApiParameter("from", str, description="RFC 3339 or epoch seconds (default: an hour before `to`)"),
     OpenApiParameter("to", str, description="RFC 3339 or epoch seconds (default: now)"),
 ]
 
 
+TIME_MIN = datetime(1970, 1, 2, tzinfo=UTC)
+TIME_MAX = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 def parse_time(raw: str | None, field: str, default: datetime) -> datetime:
     if raw in (None, ""):
         return default
+    bad = ApiError(f"`{field}` must be RFC 3339 or epoch seconds between 1970 and 9999.", details={"field": field})
+    parsed: datetime | None = None
     try:
-        return datetime.fromtimestamp(float(raw), UTC)
+        parsed = datetime.fromtimestamp(float(raw), UTC)
     except ValueError:
         pass
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise ApiError(f"`{field}` must be RFC 3339 or epoch seconds.", details={"field": field}) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (OverflowError, OSError):  # inf, 1e300: no such instant
+        raise bad from None
+    if parsed is None:
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except (ValueError, OverflowError):
+            raise bad from None
+    if not TIME_MIN <= parsed <= TIME_MAX:
+        raise bad
+    return parsed
 
 
 def parse_filters(request: Request) -> tuple[str, dict[str, str], datetime, datetime]:
@@ -134,8 +146,8 @@ class SeriesListView(APIView):
     @extend_schema(parameters=FILTER_PARAMS[:2], responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         metric = request.query_params.get("metric", "")
-        if not metric:
-            raise ApiError("`metric` is required.", details={"field": "metric"})
+        if not is_metric_name(metric):
+            raise ApiError("`metric` is required and must be a metric name.", details={"field": "metric"})
         matchers = {k[6:]: v for k, v in request.query_params.items() if k.startswith("label.") and k[6:]}
         series = query.series_matching(metric, matchers)[:MAX_SERIES_PER_QUERY]
         return Response({"series": [{"id": s.id, "metric": metric, "labels": s.labels} for s in series]})
@@ -178,7 +190,7 @@ class ExportView(APIView):
 
     @extend_schema(
         parameters=[*FILTER_PARAMS, OpenApiParameter("format", str, enum=["csv", "json"])],
-        responses={200: OpenApiTypes.BINARY},
+        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT},
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         metric, matchers, start, end = parse_filters(request)

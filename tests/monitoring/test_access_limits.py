@@ -28,3 +28,46 @@ def test_an_oversized_api_body_is_a_413_json_error(api_as, editor, settings):
     assert lying.status_code in (400, 413)
     small = api_as(editor).post("/api/v1/dashboards/", {"title": "ok"}, format="json")
     assert small.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "inf"},
+        {"to": "1e300"},
+        {"to": "0001-01-01T00:00:00Z"},
+        {"from": "nan"},
+        {"to": "9999-12-31T23:59:59-15:00"},
+    ],
+)
+def test_out_of_range_query_times_are_a_400(api_as, viewer, params):
+    answer = api_as(viewer).get("/api/v1/query/", {"metric": "cpu", **params})
+    assert answer.status_code == 400 and answer.json()["error"]["details"]["field"] in params
+
+
+def test_an_unknown_api_path_answers_the_json_envelope_even_under_debug(api_as, viewer, settings):
+    settings.DEBUG = True
+    answer = api_as(viewer).get("/api/v1/no-such-thing/")
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=abc",
+        "limit=0",
+        "offset=-1",
+        "limit=100000",
+        "started_after=",
+        "started_before=1231-07-05T01:11:15%2B17:31",
+        "rule=999999",
+    ],
+)
+def test_list_parameters_are_as_strict_as_the_schema(api_as, owner, query):
+    answer = api_as(owner).get(f"/api/v1/alerts/?{query}")
+    if query == "rule=999999":  # a well-formed id of nothing: an empty list, not an error
+        assert answer.status_code == 200 and answer.json()["results"] == []
+    elif query.startswith("started_before"):  # an offset PostgreSQL cannot store: the same instant in UTC
+        assert answer.status_code == 200
+    else:
+        assert answer.status_code == 400

@@ -1,0 +1,122 @@
+"""The OpenAPI document tells the truth about errors: every operation lists the error statuses it
+can answer with, each with the envelope ``{"error": {"code", "message", "details"}}`` (one place,
+a drf-spectacular postprocessing hook, so new endpoints are covered without per-view work)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from rest_framework import serializers
+
+from lib.text import NAME_FORBIDDEN, TEXT_FORBIDDEN, valid_name, valid_text
+
+ERROR_COMPONENT = "ErrorEnvelope"
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {},
+            },
+        }
+    },
+}
+DESCRIPTIONS = {
+    "400": "Invalid request (the message and details say what and where).",
+    "401": "Not authenticated.",
+    "403": "Authenticated, but the role does not allow this.",
+    "404": "No such object.",
+    "405": "Method not allowed here.",
+    "406": "The Accept header asks for a format this endpoint does not produce.",
+    "409": "Conflicts with the current state (e.g. too many load tests running).",
+    "413": "Request body too large.",
+    "415": "Unsupported Content-Type.",
+    "429": "Too many requests or failed logins; retry later.",
+}
+ALWAYS = ("400", "401", "403", "405", "406", "429")
+WITH_BODY = ("413", "415")
+WRITES = ("409",)
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault(ERROR_COMPONENT, ERROR_SCHEMA)
+    reference = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            codes = list(ALWAYS)
+            if "{" in path or method in ("put", "patch", "delete"):
+                codes.append("404")
+            if method in ("post", "put", "patch"):
+                codes.extend(WITH_BODY)
+            if method != "get":
+                codes.extend(WRITES)
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                responses.setdefault(
+                    code, {"description": DESCRIPTIONS[code], "content": {"application/json": {"schema": reference}}}
+                )
+    return result
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """Request and response schemas as strict as the validation behind them (one place):
+
+    - a model JSONField is an object or an array (from its default), null only if the column is;
+    - strings carry the characters our validators refuse as a pattern (NUL always);
+    - read-only relations to nullable foreign keys are nullable.
+    """
+
+    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        model_field = _model_field(field)
+        if isinstance(field, serializers.JSONField) and model_field is not None and not schema.get("type"):
+            default = model_field.default
+            shape = default() if callable(default) else default
+            if isinstance(shape, dict):
+                schema["type"] = "object"
+            elif isinstance(shape, list):
+                schema["type"] = "array"
+                schema.setdefault("items", {})
+            if model_field.null or getattr(field, "allow_null", False):
+                schema["nullable"] = True
+        writable = direction == "request" and not field.read_only
+        if (
+            writable
+            and isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and "enum" not in schema
+        ):
+            validators = [*getattr(field, "validators", []), *(getattr(model_field, "validators", None) or [])]
+            if "pattern" not in schema and "format" not in schema:
+                if valid_name in validators:
+                    schema["pattern"] = f"^(?!\\s*$)[^{NAME_FORBIDDEN.pattern[1:-1]}]+$"
+                elif valid_text in validators:
+                    schema["pattern"] = f"^[^{TEXT_FORBIDDEN.pattern[1:-1]}]+$"
+                else:
+                    schema["pattern"] = "^[^\\x00]+$"  # non-empty: blank, where allowed, is its own branch
+        related = isinstance(field, serializers.RelatedField) and field.read_only
+        if related and model_field is not None and getattr(model_field, "null", False):
+            schema["nullable"] = True
+        return schema
+
+
+def _model_field(field: Any) -> models.Field | None:
+    parent = getattr(field, "parent", None)
+    model = getattr(getattr(parent, "Meta", None), "model", None)
+    source = getattr(field, "source", None)
+    if model is None or not source or "." in source or source == "*":
+        return None
+    try:
+        return model._meta.get_field(source)
+    except Exception:  # not a model field (a property, a method)
+        return None
