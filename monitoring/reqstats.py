@@ -31,6 +31,11 @@ QUERIES: Final = "q"
 QUERY_MS: Final = "qt"
 IN_FLIGHT: Final = "f"
 
+# Methods counted under their own name; anything else (Twisted accepts e.g. ``GE|T``, which
+# would break the field format) is counted as OTHER.
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
+OTHER_METHOD: Final = "OTHER"
+
 # Redis keys (under lib.redis.key): the collector's bookkeeping next to the periods' hashes.
 DONE_KEY: Final = "reqstats:done"  # the start of the last period turned into samples
 TOTALS_KEY: Final = "reqstats:totals"  # running totals behind the *_total counters
@@ -60,6 +65,10 @@ def parse(name: str) -> tuple[str, list[str]]:
     return kind, rest.split(SEP)
 
 
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER_METHOD
+
+
 def request_fields(
     *,
     route: str,
@@ -73,7 +82,7 @@ def request_fields(
 ) -> list[tuple[str, float]]:
     """What one answered request adds to the current period."""
     fields: list[tuple[str, float]] = [
-        (field(REQUESTS, route, method, f"{status // 100}xx", source), 1),
+        (field(REQUESTS, route, method_label(method), f"{status // 100}xx", source), 1),
         (field(LATENCY, route, source, bucket_of(elapsed_ms)), 1),
         (field(BYTES, route, source), size),
         (field(QUERIES, source), queries),
