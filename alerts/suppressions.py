@@ -17,9 +17,13 @@ class Suppressions:
         self.now = now or timezone.now()
         self._active: list[Silence | MaintenanceWindow] | None = None
 
-    def match(self, rule: AlertRule, labels: dict[str, str]) -> bool:
+    def active(self) -> list[Silence | MaintenanceWindow]:
+        """Every silence and maintenance window in force now (the overview lists them)."""
         if self._active is None:
             silences = list(Silence.objects.filter(starts_at__lte=self.now, ends_at__gt=self.now))
             windows = [w for w in MaintenanceWindow.objects.filter(enabled=True) if w.active_at(self.now)]
             self._active = [*silences, *windows]
-        return any(s.matches(rule.name, labels) for s in self._active)
+        return self._active
+
+    def match(self, rule: AlertRule, labels: dict[str, str]) -> bool:
+        return any(s.matches(rule.name, labels) for s in self.active())

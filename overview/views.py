@@ -7,6 +7,7 @@ from django.shortcuts import render
 
 from accounts.choices import Role
 from accounts.roles import has_role
+from alerts.suppressions import Suppressions
 from monitoring import health
 from monitoring.store import usage
 from overview import services
@@ -24,6 +25,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "cards": services.overview_cards(),
         "alerts": services.firing_alerts(),
         "events": services.recent_events(),
+        "silenced": Suppressions().active(),
         # What storage costs, as GET /api/v1/storage/ reports it (admins, like that endpoint).
         "storage": usage.storage_report() if has_role(request.user, Role.ADMIN) else None,
     }
