@@ -335,7 +335,10 @@ def run(args: Any) -> list[Result]:
 def write_section(results: list[Result], quick: bool) -> None:
     """Replace (or add) the soak section of BENCHMARKS.md."""
     rendered = render_markdown([("soak" + (" (quick)" if quick else ""), results, 0.0)], machine())
-    section = rendered[rendered.index("## soak") :].replace("(took 0 s)", f"Machine: {machine()}.")
+    note = f"Machine: {machine()}."
+    if quick:
+        note += " Shortened run (`--quick`: 90 s, 20 s warm-up, 5,000 samples/s, 50 sockets, 2 kills per child)."
+    section = rendered[rendered.index("## soak") :].replace("(took 0 s)", note)
     text = OUTPUT.read_text() if OUTPUT.exists() else "# Benchmarks\n\n"
     pattern = re.compile(r"^## soak.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
