@@ -68,7 +68,9 @@ def _no_leftovers_from_earlier_tests() -> None:
     transport = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     stale = list(redis.scan_iter(match=key("stream:history:*"), count=1000))
     redis.delete(transport["unacked_key"], transport["unacked_index_key"], *stale)
-    celery_app.control.purge()
+    # A connection of its own: a test may have closed the app's pool (the database-down tests do).
+    with celery_app.connection_for_write() as connection:
+        celery_app.control.purge(connection=connection)
 
 
 # Users and clients ---------------------------------------------------------------------------
