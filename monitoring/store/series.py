@@ -9,7 +9,7 @@ import orjson
 from django.db import connection
 
 from monitoring.catalog import BY_NAME
-from monitoring.models import Metric, Series
+from monitoring.models import Metric
 
 
 def labels_key(labels: dict[str, str]) -> str:
@@ -54,18 +54,33 @@ def resolve_series(wanted: dict[tuple[str, str], dict[str, str]]) -> dict[tuple[
     if new_metrics:
         Metric.objects.bulk_create([_new_metric(name) for name in new_metrics], ignore_conflicts=True)
         metric_ids = dict(Metric.objects.filter(name__in=names).values_list("name", "id"))
-    Series.objects.bulk_create(
-        [Series(metric_id=metric_ids[name], labels=wanted[(name, key)], labels_key=key) for name, key in missing],
-        ignore_conflicts=True,
-    )
+    # One statement creates what is new and reads back every id. The batch travels as one JSON
+    # document: psycopg quotes a text[] element by element (JSON keys are full of quotes), which
+    # cost ~0.4 s per 2,000 new series; jsonb_to_recordset parses it server-side in a millisecond.
+    # labels_key is the canonical JSON of the labels, so it is also their jsonb value.
+    batch = sorted((metric_ids[name], key) for name, key in missing)  # one lock order for all writers
+    document = orjson.dumps([{"metric_id": mid, "labels_key": key} for mid, key in batch]).decode()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT s.id, m.name, s.labels_key FROM monitoring_series s JOIN monitoring_metric m ON m.id = s.metric_id "
-            "JOIN unnest(%s::bigint[], %s::text[]) AS w(metric_id, labels_key) "
-            "ON s.metric_id = w.metric_id AND s.labels_key = w.labels_key",
-            [[metric_ids[name] for name, _ in missing], [key for _, key in missing]],
+            "WITH w AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS w(metric_id bigint, labels_key text)), "
+            "ins AS (INSERT INTO monitoring_series (metric_id, labels, labels_key, created_at) "
+            "SELECT metric_id, labels_key::jsonb, labels_key, now() FROM w "
+            "ON CONFLICT (metric_id, labels_key) DO NOTHING RETURNING id, metric_id, labels_key) "
+            "SELECT id, metric_id, labels_key FROM ins UNION ALL "
+            "SELECT s.id, s.metric_id, s.labels_key FROM monitoring_series s JOIN w USING (metric_id, labels_key)",
+            [document],
         )
-        created = {(name, key): sid for sid, name, key in cursor.fetchall()}
+        rows = cursor.fetchall()
+        if len(rows) < len(batch):
+            # A concurrent writer committed some of these after this statement's snapshot.
+            cursor.execute(
+                "SELECT s.id, s.metric_id, s.labels_key FROM monitoring_series s JOIN "
+                "jsonb_to_recordset(%s::jsonb) AS w(metric_id bigint, labels_key text) USING (metric_id, labels_key)",
+                [document],
+            )
+            rows = cursor.fetchall()
+    name_of = {mid: name for name, mid in metric_ids.items()}
+    created = {(name_of[mid], key): sid for sid, mid, key in rows}
     series_cache.put_many(created)
     found.update(created)
     return found
