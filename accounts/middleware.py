@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
@@ -57,14 +58,35 @@ class QueryTokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         user = scope.get("user")
         if user is None or not user.is_authenticated:
-            query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
-            raw = (query.get("token") or [""])[0]
+            raw = _query_token(scope)
             if raw:
                 principal = await sync_to_async(user_for_token)(raw)
                 # Ingest keys may only ingest: they cannot open the stream.
                 if principal is not None and not isinstance(principal, IngestPrincipal):
                     scope["user"] = principal
         return await super().__call__(scope, receive, send)
+
+
+def _query_token(scope: dict[str, Any]) -> str:
+    return (parse_qs(scope.get("query_string", b"").decode(errors="replace")).get("token") or [""])[0]
+
+
+class WebSocketOriginPolicy:
+    """Cross-site WebSocket hijacking guard. A socket authenticated by ``?token=`` needs no
+    ``Origin`` (scripts and services send none) and is authenticated by the token alone — its
+    cookies are dropped, so a foreign page cannot pair a bogus token with a visitor's session.
+    Every other socket relies on the session cookie and must come from a page of ours: its
+    ``Origin`` must match ALLOWED_HOSTS."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if _query_token(scope):
+            headers = [(name, value) for name, value in scope.get("headers", []) if name.lower() != b"cookie"]
+            return await self.inner(dict(scope, headers=headers), receive, send)
+        # Built per connection (a few attribute reads) so it follows ALLOWED_HOSTS as it is now.
+        return await AllowedHostsOriginValidator(self.inner)(scope, receive, send)
 
 
 def TokenAuthMiddlewareStack(inner: Any) -> Any:  # noqa: N802 (mirrors Channels' naming)

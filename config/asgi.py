@@ -9,9 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from accounts.middleware import TokenAuthMiddlewareStack  # noqa: E402
+from accounts.middleware import TokenAuthMiddlewareStack, WebSocketOriginPolicy  # noqa: E402
 from checks.asgi import StatusPageApp  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
@@ -24,6 +23,6 @@ application = ProtocolTypeRouter(
     {
         # Public status pages are answered from Redis before Django (anonymous, no database).
         "http": StatusPageApp(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": WebSocketOriginPolicy(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
