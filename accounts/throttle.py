@@ -43,9 +43,11 @@ def record_failure(request: HttpRequest, username: str) -> None:
     limits = {pair: settings.LOGIN_FAILURE_LIMIT, address: settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS}
     pipe = get_redis().pipeline()
     for name in limits:
+        # The window starts at the first failure (INCR keeps the TTL). Not EXPIRE … NX: the
+        # embedded Redis is 6.2, which lacks it.
+        pipe.set(key(f"{name}:fails"), 0, ex=window, nx=True)
         pipe.incr(key(f"{name}:fails"))
-        pipe.expire(key(f"{name}:fails"), window, nx=True)  # the window starts at the first failure
-    counts = pipe.execute()[::2]
+    counts = pipe.execute()[1::2]
     pipe = get_redis().pipeline()
     for (name, limit), count in zip(limits.items(), counts, strict=True):
         if count >= limit:
