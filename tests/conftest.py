@@ -67,7 +67,8 @@ def _no_leftovers_from_earlier_tests() -> None:
     redis = get_redis()
     transport = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     stale = list(redis.scan_iter(match=key("stream:history:*"), count=1000))
-    redis.delete(transport["unacked_key"], transport["unacked_index_key"], *stale)
+    # The restore lock too: a worker killed while restoring leaves it held until it expires.
+    redis.delete(transport["unacked_key"], transport["unacked_index_key"], transport["unacked_mutex_key"], *stale)
     # A connection of its own: a test may have closed the app's pool (the database-down tests do).
     with celery_app.connection_for_write() as connection:
         celery_app.control.purge(connection=connection)

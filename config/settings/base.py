@@ -162,6 +162,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_key": f"{REDIS_KEY_PREFIX}:celery:unacked",
     "unacked_index_key": f"{REDIS_KEY_PREFIX}:celery:unacked_index",
     "unacked_mutex_key": f"{REDIS_KEY_PREFIX}:celery:unacked_mutex",
+    # Restoring holds this lock for milliseconds; a worker killed while holding it would block
+    # every restore for kombu's default 300 s. Expire it soon after any sensible restore ends.
+    "unacked_mutex_expire": 10,
     # An unacknowledged task (its worker died) is handed to another worker after this long.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     "unacked_restore_throttle": 1,

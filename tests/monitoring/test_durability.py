@@ -4,8 +4,10 @@ import signal
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
+from lib.redis import get_redis
 from monitoring.tasks import ingest_batch
 from tests.conftest import start_beat, start_worker, wait_until
 
@@ -39,6 +41,10 @@ def test_a_worker_killed_mid_batch_loses_no_queued_sample(tmp_path):
         assert stored_count() < 80_000
     finally:
         worker.stop()
+    # The worst moment to die: while holding the lock that guards restoring (the worker's own
+    # event loop restores too). The lock must expire soon, not after kombu's default 300 s.
+    transport = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    get_redis().set(transport["unacked_mutex_key"], "killed-holder", ex=transport["unacked_mutex_expire"])
     # The dead worker's unacknowledged tasks become visible again after the visibility timeout;
     # beat's restore task puts them back in the queue for the surviving worker.
     survivor = start_worker("survivor", **env)
