@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,15 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, {system}"
 
 
+def kept_opt_in_sections() -> str:
+    """The opt-in sections (soak) of the BENCHMARKS.md being replaced: a full run does not run them."""
+    if not OUTPUT.exists():
+        return ""
+    names = "|".join(sorted(OPT_IN))
+    pattern = re.compile(rf"^## (?:{names})\b.*?(?=^## |\Z)", re.S | re.M)
+    return "".join("\n" + match.group(0).rstrip() + "\n" for match in pattern.finditer(OUTPUT.read_text()))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
@@ -65,7 +75,7 @@ def main() -> int:
     if set(names) <= OPT_IN:
         print(f"wrote its section into {OUTPUT}")  # an opt-in benchmark keeps its own section there
     elif not args.names:
-        OUTPUT.write_text(render_markdown(sections, machine()))
+        OUTPUT.write_text(render_markdown(sections, machine()) + kept_opt_in_sections())
         print(f"wrote {OUTPUT}")
     else:
         partial = BENCH_DIR.parent / "var" / f"BENCHMARKS-{'-'.join(names)}.md"
