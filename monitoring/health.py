@@ -78,6 +78,10 @@ def check_beat() -> dict[str, Any]:
     return {"status": "up", "age_seconds": age}
 
 
+# The dependencies component_status() reports, in the order pages list them.
+COMPONENTS = ("database", "redis", "celery_worker", "celery_beat")
+
+
 def component_status() -> dict[str, dict[str, Any]]:
     """Each dependency's state. The worker and beat checks go through Redis, so skip them
     (reported down) when Redis itself is down rather than wait on timeouts."""

@@ -9,7 +9,7 @@ from typing import Any
 from alerts.choices import AlertState
 from alerts.models import Alert
 from loadtest.models import LoadTestRun
-from monitoring import topics
+from monitoring import health, topics
 from monitoring.store.query import histogram_quantiles, latest_samples
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,11 @@ def component_states(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
             health = "healthy"
         out[name] = {**state, "health": health}
     return out
+
+
+def pending_components() -> dict[str, dict[str, Any]]:
+    """Every component as "checking", for the first render before its health fragment arrives."""
+    return {name: {"health": "checking"} for name in health.COMPONENTS}
 
 
 def combine(values: list[float], how: str) -> float | None:

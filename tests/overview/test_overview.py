@@ -32,6 +32,13 @@ def test_the_overview_shows_components_cards_alerts_and_events(viewer):
     assert "Firing alerts" in html and "Recent events" in html
 
 
+def test_the_page_does_not_wait_on_probes_and_asks_for_component_health_once_shown(viewer):
+    html = _client(viewer).get("/").content.decode()
+    # Each component shows as "checking" until the fragment (which pings the worker) arrives.
+    assert html.count('class="component checking"') == 4
+    assert 'hx-trigger="load, every 5s"' in html
+
+
 def test_the_overview_answers_htmx_with_the_components_partial(viewer):
     response = _client(viewer).get("/", HTTP_HX_REQUEST="true")
     assert response.status_code == 200
