@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from django.conf import settings
+from django.urls import reverse
 
 from lib import outbound
 from lib.outbound import OutboundRefusedError, check_url
@@ -65,18 +66,21 @@ class Event:
     @classmethod
     def for_notifications(cls, notifications: list[Notification]) -> Event:
         """One message for one notification, or for a group of alerts that fired together.
-        Every link starts with ``SEISMO_PUBLIC_URL``."""
+        Every link starts with ``SEISMO_PUBLIC_URL`` and opens the alert's own page (a group's
+        message opens the alerts list)."""
         base = settings.SEISMO_PUBLIC_URL
         first = notifications[0]
         alert = first.alert
         if alert is None:
             summary = f"Seismo test message for {first.channel.name}"
-            url = f"{base}/alerts/"
+            url = base + reverse("alerts:index")
             return cls(
                 "test", "Test notification", "test", summary, None, {}, url, notification_id=first.notification_id
             )
         alerts = [n.alert for n in notifications if n.alert is not None]
-        items = [Item(a.summary, a.value, a.labels, a.severity, f"{base}/alerts/#alert-{a.pk}") for a in alerts]
+        items = [
+            Item(a.summary, a.value, a.labels, a.severity, base + reverse("alerts:detail", args=[a.pk])) for a in alerts
+        ]
         severity = "critical" if any(a.severity == "critical" for a in alerts) else alert.severity
         return cls(
             kind=first.kind,
@@ -85,7 +89,7 @@ class Event:
             summary=alert.summary if len(alerts) == 1 else f"{len(alerts)} series of {alert.rule.name}",
             value=alert.value,
             labels=alert.labels,
-            url=items[0].url if len(items) == 1 else f"{base}/alerts/",
+            url=items[0].url if len(items) == 1 else base + reverse("alerts:index"),
             runbook_url=alert.rule.runbook_url,
             items=items,
             notification_id=first.notification_id,

@@ -36,9 +36,9 @@ def test_slack_and_webhook_messages_link_to_the_public_url(public_url, receiver)
     pk = fire(slack, hook)
     bodies = {r["path"]: json.loads(r["body"]) for r in receiver.requests}
     buttons = [e for b in bodies["/s"]["attachments"][0]["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert [button["url"] for button in buttons] == [f"{PUBLIC}/alerts/#alert-{pk}"]
-    assert bodies["/w"]["url"] == f"{PUBLIC}/alerts/#alert-{pk}"
-    assert [a["url"] for a in bodies["/w"]["alerts"]] == [f"{PUBLIC}/alerts/#alert-{pk}"]
+    assert [button["url"] for button in buttons] == [f"{PUBLIC}/alerts/{pk}/"]
+    assert bodies["/w"]["url"] == f"{PUBLIC}/alerts/{pk}/"
+    assert [a["url"] for a in bodies["/w"]["alerts"]] == [f"{PUBLIC}/alerts/{pk}/"]
     assert "0.0.0.0" not in str(receiver.requests)
 
 
@@ -47,8 +47,8 @@ def test_email_links_to_the_public_url(public_url, smtp_sink):
     pk = fire(mail)
     (envelope,) = smtp_sink
     content = envelope.content.decode()
-    assert f"Open: {PUBLIC}/alerts/#alert-{pk}" in content  # the text part
-    assert f'href="{PUBLIC}/alerts/#alert-{pk}"' in content  # the HTML part
+    assert f"Open: {PUBLIC}/alerts/{pk}/" in content  # the text part
+    assert f'href="{PUBLIC}/alerts/{pk}/"' in content  # the HTML part
     assert "0.0.0.0" not in content
 
 
@@ -70,3 +70,14 @@ def test_slack_text_from_labels_and_names_is_escaped(receiver):
     assert "<!channel>" not in raw and "<https://evil" not in raw
     texts = json.dumps(body)
     assert "&lt;!channel&gt;" in texts and "CPU &lt;b&gt; &amp; co" in body["text"]
+
+
+def test_the_link_in_a_message_opens_that_alerts_own_page(public_url, receiver, client, viewer):
+    hook = NotificationChannel.objects.create(name="w", kind="webhook", config={"url": receiver.url + "/w"})
+    pk = fire(hook)
+    link = json.loads(receiver.requests[0]["body"])["url"]
+    assert link == f"{PUBLIC}/alerts/{pk}/"
+    client.force_login(viewer)
+    page = client.get(link.removeprefix(PUBLIC))
+    assert page.status_code == 200
+    assert "CPU high" in page.content.decode() and 'id="alert-state"' in page.content.decode()
