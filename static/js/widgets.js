@@ -79,6 +79,17 @@
   }
 
   // Time series (uPlot) -------------------------------------------------------------------
+  // uPlot paints its lines, axes and grid with the colours read when it drew: on a theme change
+  // (the toggle, or the system's setting while the toggle says "system") every chart still on
+  // the page draws again in the new ones. Stats, gauges and tables follow the CSS by themselves.
+  const charts = new Set();
+  document.addEventListener("seismo:theme", () => {
+    for (const chart of charts) {
+      if (!chart.body.isConnected) charts.delete(chart);
+      else if (chart.plot) chart.draw();
+    }
+  });
+
   class TimeSeries {
     constructor(body, config, hooks) {
       this.body = body; this.config = config; this.hooks = hooks;
@@ -159,6 +170,7 @@
         },
       };
       this.plot = new uPlot(opts, data, this.body);
+      charts.add(this);
     }
     resize() {
       if (this.plot) this.plot.setSize({ width: Math.max(120, this.body.clientWidth), height: Math.max(60, this.body.clientHeight - 28) });

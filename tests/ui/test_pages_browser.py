@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from alerts import lifecycle, services
 from alerts.models import Alert, AlertRule
+from dashboards import services as dashboard_services
 from dashboards.models import Dashboard
 from monitoring.store.writer import record_samples
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
@@ -139,6 +140,40 @@ def test_every_page_in_light_and_dark_at_desktop_and_phone_width(chromium, edito
                 page.screenshot(path=str(SHOTS / f"{name}-{scheme}-{tag}.png"), full_page=True)
             assert errors == [], (scheme, tag)
             page.context.close()
+
+
+# How many opaque pixels of the first chart's canvas have this colour (lines are antialiased:
+# a small tolerance per channel).
+PIXELS_OF = """(rgb) => { const c = document.querySelector('#grid canvas'); if (!c) return -1;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200 && Math.abs(d[i] - rgb[0]) < 12
+    && Math.abs(d[i + 1] - rgb[1]) < 12 && Math.abs(d[i + 2] - rgb[2]) < 12) n++;
+  return n; }"""
+LIGHT_ACCENT, DARK_ACCENT = [37, 99, 235], [96, 165, 250]  # --accent in static/css/seismo.css
+
+
+def test_charts_redraw_in_the_new_colours_when_the_theme_changes(chromium, editor):
+    browser, base = chromium
+    record_samples([("ui_theme_load", {"host": "web1"}, time.time() - 600 + i * 20, float(i % 7)) for i in range(30)])
+    board = dashboard_services.create_dashboard(
+        editor, {"title": "Theme", "time_range": "1h"}, [{"kind": "timeseries", "metric": "ui_theme_load", "w": 12}]
+    )
+    page, errors = _session(browser, base, "editor", color_scheme="light")
+    page.goto(f"{base}/dashboards/{board.pk}/")
+    page.wait_for_selector("#grid .widget-body[data-loaded='true'] canvas")
+    page.wait_for_function(f"({PIXELS_OF})({LIGHT_ACCENT}) > 20")
+    # The system turns dark while the toggle says "system": the line takes the dark accent.
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function(f"({PIXELS_OF})({DARK_ACCENT}) > 20 && ({PIXELS_OF})({LIGHT_ACCENT}) === 0")
+    page.screenshot(path=str(SHOTS / "theme-chart-system-dark.png"))
+    # The toggle (system → light) wins over the system's dark: the light accent comes back.
+    page.click("#theme-toggle")
+    assert page.evaluate("document.documentElement.dataset.theme") == "light"
+    page.wait_for_function(f"({PIXELS_OF})({LIGHT_ACCENT}) > 20 && ({PIXELS_OF})({DARK_ACCENT}) === 0")
+    page.click("#theme-toggle")  # light → dark
+    page.wait_for_function(f"({PIXELS_OF})({DARK_ACCENT}) > 20 && ({PIXELS_OF})({LIGHT_ACCENT}) === 0")
+    page.screenshot(path=str(SHOTS / "theme-chart-toggled-dark.png"))
+    assert errors == []
 
 
 def test_keyboard_users_reach_the_controls_and_see_where_focus_is(chromium, editor):
