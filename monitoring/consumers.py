@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 import weakref
 from typing import Any
@@ -40,36 +39,12 @@ MAX_TOPICS = 100
 RATE_PER_SECOND = 20.0  # client messages; bursts up to RATE_BURST
 RATE_BURST = 40.0
 FLOOD_STRIKES = 20  # refused messages before the socket is closed
-STATUS_TTL = 2.0
 # Bytes waiting for a slow client: above HIGH frames are dropped until it is below LOW again.
 BACKLOG_HIGH = 1024 * 1024
 BACKLOG_LOW = 256 * 1024
 
 # The role that may read each topic (series:<metric>{…} needs viewer too).
 TOPIC_ROLES: dict[str, Role] = dict.fromkeys(ALL_TOPICS, Role.VIEWER)
-
-_status_cache: dict[str, Any] = {"at": 0.0, "value": None}
-_status_lock = threading.Lock()
-
-
-def _component_status() -> dict[str, Any]:
-    """Component states, shared by every socket of this process for a couple of seconds.
-
-    Probing takes up to a second when a dependency is down; one thread probes while the
-    others reuse the last answer.
-    """
-    fresh = time.monotonic() - _status_cache["at"] <= STATUS_TTL
-    if _status_cache["value"] is not None and (fresh or not _status_lock.acquire(blocking=False)):
-        return _status_cache["value"]
-    if _status_cache["value"] is None:
-        _status_lock.acquire()
-    try:
-        _status_cache["value"] = health.component_status()
-        _status_cache["at"] = time.monotonic()
-    finally:
-        _status_lock.release()
-    return _status_cache["value"]
-
 
 # Frame bodies of recent messages, built once per process and shared by every socket:
 # (topic, id) → (schema, body with the schema, body without it). Bounded by clearing.
@@ -184,7 +159,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         import socket
 
         # Off the shared sync thread: a slow probe must not hold up other sockets' work.
-        components = await sync_to_async(_component_status, thread_sensitive=False)()
+        components = await sync_to_async(health.snapshot, thread_sensitive=False)()
         await self.send_json(
             {
                 "type": "initialData",

@@ -17,7 +17,7 @@ def render_exposition() -> str:
         "# HELP seismo_component_up Whether a Seismo dependency answers (1) or not (0).",
         "# TYPE seismo_component_up gauge",
     ]
-    for name, state in health.component_status().items():
+    for name, state in health.snapshot().items():
         lines.append(f'seismo_component_up{{component="{name}"}} {1 if state["status"] == "up" else 0}')
     refused = guard.refused_totals()
     lines += [

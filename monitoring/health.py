@@ -1,12 +1,20 @@
-"""Liveness of each component, for /readyz and the overview page."""
+"""Liveness of each component, for /readyz and the overview page.
+
+Both read ``snapshot()``: the checks run at most once a second for the whole deployment (the
+result is shared through Redis, and each process keeps its own copy for when Redis is down),
+so an anonymous caller hammering ``/readyz`` cannot make Seismo ping its workers or its
+database any more often than that.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
+import orjson
 from django.conf import settings
 from django.db import connection
 
@@ -19,19 +27,23 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
+# How long one snapshot of every component's state is served before the checks run again.
+SNAPSHOT_SECONDS = 1.0
+SNAPSHOT_KEY = "health:snapshot"
+_snapshot: dict[str, Any] = {"at": float("-inf"), "status": None}
+_snapshot_lock = threading.Lock()
+
+
 def check_database() -> dict[str, Any]:
-    # A fresh short-timeout connection: a probe must answer even when the pool is exhausted.
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    params["connect_timeout"] = 2
+    # Through Django's connection, i.e. the pool: a probe never opens a connection of its own
+    # (an exhausted pool answers within its timeout and the probe says so).
     started = time.perf_counter()
     try:
-        with psycopg.connect(**params) as conn:
-            conn.execute("SELECT 1")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
             latency = _elapsed_ms(started)
-            statements = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'")
-            has_statements = statements.fetchone()[0] == 1
+            cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'")
+            has_statements = cursor.fetchone()[0] == 1
     except Exception as exc:
         return {"status": "down", "error": type(exc).__name__}
     # Slow-statement metrics need the extension; say so rather than fail.
@@ -93,6 +105,51 @@ def component_status() -> dict[str, dict[str, Any]]:
         status["celery_worker"] = {"status": "down", "error": "redis is down"}
         status["celery_beat"] = {"status": "down", "error": "redis is down"}
     return status
+
+
+def snapshot() -> dict[str, dict[str, Any]]:
+    """Every component's state, at most ``SNAPSHOT_SECONDS`` old: the one health read that
+    request paths (``/readyz``, the overview page, the stream's ``initialData``, ``/metrics``)
+    use. One thread per process runs the checks while the others get the previous snapshot
+    (or wait for the first); other processes reuse the result through Redis."""
+    cached = _snapshot["status"]
+    if cached is not None and time.monotonic() - _snapshot["at"] < SNAPSHOT_SECONDS:
+        return cached
+    if not _snapshot_lock.acquire(blocking=cached is None):
+        return cached
+    try:
+        if _snapshot["status"] is not None and time.monotonic() - _snapshot["at"] < SNAPSHOT_SECONDS:
+            return _snapshot["status"]  # another thread refreshed it while this one waited
+        status = _shared_snapshot()
+        if status is None:
+            status = component_status()
+            _share_snapshot(status)
+        _snapshot.update(at=time.monotonic(), status=status)
+        return status
+    finally:
+        _snapshot_lock.release()
+
+
+def _shared_snapshot() -> dict[str, dict[str, Any]] | None:
+    try:
+        raw = get_redis().get(key(SNAPSHOT_KEY))
+    except Exception:
+        return None  # Redis down: this process runs the checks (and reports Redis down)
+    return orjson.loads(raw) if raw else None
+
+
+def _share_snapshot(status: dict[str, dict[str, Any]]) -> None:
+    # Redis down: the per-process copy still bounds the work.
+    with contextlib.suppress(Exception):
+        get_redis().set(key(SNAPSHOT_KEY), orjson.dumps(status), px=int(SNAPSHOT_SECONDS * 1000))
+
+
+def forget_snapshot() -> None:
+    """Drop the cached snapshot (tests that change a component's state and read it at once)."""
+    with _snapshot_lock:
+        _snapshot.update(at=float("-inf"), status=None)
+    with contextlib.suppress(Exception):
+        get_redis().delete(key(SNAPSHOT_KEY))
 
 
 def all_up(status: dict[str, dict[str, Any]]) -> bool:

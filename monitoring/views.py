@@ -21,7 +21,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 def readyz(request: HttpRequest) -> HttpResponse:
-    status = health.component_status()
+    status = health.snapshot()
     return JsonResponse(status, status=200 if health.all_up(status) else 503)
 
 

@@ -27,7 +27,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         return render(request, "overview/partials/storage.html", {"storage": storage})
     if request.htmx:
         context = {
-            "components": services.component_states(health.component_status()),
+            "components": services.component_states(health.snapshot()),
             "restarts": health.restarts()["recent"][:5],
         }
         return render(request, "overview/partials/components.html", context)

@@ -38,6 +38,9 @@ def _fresh_process_caches() -> None:
     chunks.known_chunk_partitions.clear()
     doors.clear_caches()
     scrape.forget_targets()
+    from monitoring import health
+
+    health.forget_snapshot()
     from dashboards import signals as dashboard_signals
 
     dashboard_signals.forget()

@@ -1,5 +1,6 @@
 import time
 
+import orjson
 import pytest
 
 from lib.redis import get_redis
@@ -38,17 +39,55 @@ def test_readyz_names_redis_when_redis_is_unreachable(client, settings, tmp_path
         get_redis.cache_clear()
 
 
-def test_readyz_names_the_database_when_it_is_unreachable(client, settings):
+def test_readyz_names_the_database_when_it_is_unreachable(client, transactional_db):
     from django.db import connection
 
+    # The probe goes through the pool: rebuild it against a server that is not there.
     original = connection.settings_dict["HOST"]
+    connection.close()
+    connection.close_pool()
     connection.settings_dict["HOST"] = "/nonexistent-socket-dir"
     try:
         response = client.get("/readyz")
     finally:
         connection.settings_dict["HOST"] = original
+        connection.close_pool()
     assert response.status_code == 503
     assert response.json()["database"]["status"] == "down"
+
+
+def test_readyz_called_in_a_burst_pings_the_workers_once_and_answers_one_snapshot(client, settings):
+    redis = get_redis()
+    # Celery's broadcast (control.ping) goes out on this fanout channel (pub/sub spans databases).
+    channel = f"/{redis.connection_pool.connection_kwargs['db']}.{settings.CELERY_CONTROL_EXCHANGE}.pidbox"
+    pubsub = redis.pubsub()
+    pubsub.subscribe(channel)
+    try:
+        assert pubsub.get_message(timeout=1)["type"] == "subscribe"
+        bodies = [client.get("/readyz").json() for _ in range(20)]
+        pings = []
+        for _ in range(50):  # bounded drain of what was published meanwhile
+            message = pubsub.get_message(timeout=0.05)
+            if message is None:
+                break
+            pings.append(message)
+    finally:
+        pubsub.close()
+    # One run of the checks (one ping) per snapshot, and a burst gets one snapshot (or a few,
+    # should the burst straddle the cache window on a loaded machine).
+    snapshots = {orjson.dumps(body, option=orjson.OPT_SORT_KEYS) for body in bodies}
+    assert len(pings) == len(snapshots) < 5
+    assert "latency_ms" in bodies[0]["database"]
+
+
+def test_the_overview_and_readyz_share_one_snapshot(client, viewer):
+    from monitoring import health
+
+    first = client.get("/readyz").json()
+    assert health.snapshot() == first
+    client.force_login(viewer)
+    assert client.get("/").status_code == 200
+    assert client.get("/readyz").json() == first
 
 
 @pytest.mark.slow
@@ -108,8 +147,11 @@ def test_readyz_follows_a_real_redis_going_down_and_coming_back(client, settings
     try:
         assert client.get("/readyz").json()["redis"]["status"] == "up"
         server.stop()
-        response = client.get("/readyz")
-        assert response.status_code == 503 and response.json()["redis"]["status"] == "down"
+        # Within a second (the snapshot's lifetime) it says so.
+        response = wait_until(
+            lambda: (r := client.get("/readyz")).json()["redis"]["status"] == "down" and r, timeout=10
+        )
+        assert response.status_code == 503
         server.start()
         wait_until(lambda: client.get("/readyz").json()["redis"]["status"] == "up", timeout=10)
     finally:
