@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from alerts import evaluation, outbox
 from alerts.models import (
+    NOTIFICATION_FIELDS,
     Alert,
     AlertCondition,
     AlertEvent,
@@ -105,20 +106,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
         ),
         ("Anomaly", {"fields": ["anomaly_sensitivity", "anomaly_direction", "anomaly_history_days"]}),
         ("Timing", {"fields": ["for_seconds", "keep_firing_for_seconds", "no_data", "match"]}),
-        (
-            "Notifications",
-            {
-                "fields": [
-                    "channels",
-                    "repeat_interval_minutes",
-                    "escalate_after_minutes",
-                    "escalation_channels",
-                    "ack_expiry_minutes",
-                    "group_notifications",
-                    "group_by",
-                ]
-            },
-        ),
+        ("Notifications", {"fields": list(NOTIFICATION_FIELDS)}),
     ]
 
     def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> Any:

@@ -80,6 +80,16 @@ MAX_MATCHERS = 20
 MAX_MATCHER_VALUE = 200
 # The longest silence an editor may set; longer ones, and matcher-less ones, are the admins'.
 EDITOR_SILENCE_MAX = timedelta(hours=24)
+# How a rule notifies: the API's fields and the admin's "Notifications" section.
+NOTIFICATION_FIELDS = (
+    "channels",
+    "repeat_interval_minutes",
+    "escalate_after_minutes",
+    "escalation_channels",
+    "ack_expiry_minutes",
+    "group_notifications",
+    "group_by",
+)
 
 
 def validate_matchers(matchers: object, match_all: bool) -> None:

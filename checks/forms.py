@@ -5,28 +5,13 @@ from __future__ import annotations
 
 from django import forms
 
-from checks.models import Check
+from checks.models import EDITABLE_FIELDS, Check
 
 
 class CheckForm(forms.ModelForm):
     class Meta:
         model = Check
-        fields = [
-            "name",
-            "kind",
-            "target",
-            "interval_seconds",
-            "timeout_seconds",
-            "retries",
-            "expect",
-            "request",
-            "degraded_ms",
-            "grace_seconds",
-            "sla_target",
-            "group",
-            "channels",
-            "enabled",
-        ]
+        fields = list(EDITABLE_FIELDS)
         widgets = {
             "expect": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
             "request": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),

@@ -30,6 +30,23 @@ from lib.text import valid_text
 
 SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|password", re.I)
 MASK = "•••"
+# What a user sets on a check, in the order the form and the API show it.
+EDITABLE_FIELDS = (
+    "name",
+    "kind",
+    "target",
+    "interval_seconds",
+    "timeout_seconds",
+    "retries",
+    "expect",
+    "request",
+    "degraded_ms",
+    "grace_seconds",
+    "sla_target",
+    "group",
+    "channels",
+    "enabled",
+)
 
 
 def mask_headers(headers: dict[str, str]) -> dict[str, str]:

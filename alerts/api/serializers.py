@@ -11,6 +11,7 @@ from accounts.choices import Role
 from accounts.roles import has_role
 from alerts.models import (
     EDITOR_SILENCE_MAX,
+    NOTIFICATION_FIELDS,
     Alert,
     AlertCondition,
     AlertEvent,
@@ -21,6 +22,7 @@ from alerts.models import (
     validate_matchers,
 )
 from alerts.notifiers import validate_config
+from lib.serializers import clean_as_saved
 from monitoring.rules import LABEL_RE, NAME_RE
 
 
@@ -111,13 +113,7 @@ class AlertRuleSerializer(SelectorValidation, serializers.ModelSerializer):
             "severity",
             "summary",
             "runbook_url",
-            "channels",
-            "repeat_interval_minutes",
-            "escalate_after_minutes",
-            "escalation_channels",
-            "ack_expiry_minutes",
-            "group_notifications",
-            "group_by",
+            *NOTIFICATION_FIELDS,
             "enabled",
             "created_at",
         ]
@@ -134,18 +130,8 @@ class AlertRuleSerializer(SelectorValidation, serializers.ModelSerializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        fields = {k: v for k, v in attrs.items() if k not in ("channels", "escalation_channels", "conditions")}
-        probe = AlertRule(**{**self._current(), **fields})
-        try:
-            probe.clean()
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from None
+        clean_as_saved(self, attrs, skip=("channels", "escalation_channels", "conditions"))
         return attrs
-
-    def _current(self) -> dict[str, Any]:
-        if self.instance is None:
-            return {}
-        return {f.attname: getattr(self.instance, f.attname) for f in AlertRule._meta.concrete_fields}
 
     @transaction.atomic
     def create(self, validated_data: dict[str, Any]) -> AlertRule:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from alerts.models import NotificationChannel
 from checks import services
-from checks.models import MASK, Check, CheckEvent
+from checks.models import EDITABLE_FIELDS, MASK, Check, CheckEvent
+from lib.serializers import clean_as_saved
 from monitoring.models import DailySummary
 
 
@@ -19,20 +19,7 @@ class CheckSerializer(serializers.ModelSerializer):
         model = Check
         fields = [
             "id",
-            "name",
-            "kind",
-            "target",
-            "interval_seconds",
-            "timeout_seconds",
-            "retries",
-            "expect",
-            "request",
-            "degraded_ms",
-            "grace_seconds",
-            "sla_target",
-            "group",
-            "channels",
-            "enabled",
+            *EDITABLE_FIELDS,
             "state",
             "since",
             "last_result",
@@ -54,8 +41,7 @@ class CheckSerializer(serializers.ModelSerializer):
         return data
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        fields = {k: v for k, v in attrs.items() if k != "channels"}
-        request = fields.get("request")
+        request = attrs.get("request")
         if self.instance is not None and isinstance(request, dict) and isinstance(request.get("headers"), dict):
             # Masked header values sent back unchanged keep their stored value.
             stored = self.instance.request.get("headers", {})
@@ -63,16 +49,7 @@ class CheckSerializer(serializers.ModelSerializer):
                 k: stored.get(k, "") if isinstance(v, str) and v.startswith(MASK) else v
                 for k, v in request["headers"].items()
             }
-        current = (
-            {}
-            if self.instance is None
-            else {f.attname: getattr(self.instance, f.attname) for f in Check._meta.concrete_fields}
-        )
-        probe = Check(**{**current, **fields})
-        try:
-            probe.clean()
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from None
+        clean_as_saved(self, attrs, skip=("channels",))
         return attrs
 
     def create(self, validated_data: dict[str, Any]) -> Check:

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.choices import Role
+from lib.serializers import clean_as_saved
 from monitoring.intake.targets import import_scrape_configs
 from monitoring.models import MASK, ScrapeTarget
 
@@ -45,20 +46,8 @@ class ScrapeTargetSerializer(serializers.ModelSerializer):
             for key, value in list(auth.items()):
                 if value == MASK:
                     auth[key] = self.instance.auth.get(key, "")
-        target = ScrapeTarget(**{**self._current(), **attrs})
-        try:
-            target.clean()  # the one validation the admin and the import use too
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from None
+        clean_as_saved(self, attrs)  # the one validation the admin and the import use too
         return attrs
-
-    def _current(self) -> dict[str, Any]:
-        if self.instance is None:
-            return {}
-        return {
-            f: getattr(self.instance, f)
-            for f in ("name", "url", "interval_seconds", "timeout_seconds", "labels", "auth", "sample_limit", "enabled")
-        }
 
     def to_representation(self, instance: ScrapeTarget) -> dict[str, Any]:
         data = super().to_representation(instance)
