@@ -114,9 +114,24 @@ def missed_payloads(since: dict[str, int]) -> tuple[dict[str, list[dict[str, Any
     return replay, lost
 
 
+# Decrement and, at zero, drop the field in one step: a socket subscribing meanwhile (another
+# process) cannot have its count deleted under it.
+_UNWATCH = """
+local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if left <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return left
+"""
+
+
 def watch_series(topic: str, delta: int) -> None:
-    """Count sockets watching a single series, so producers publish only watched series."""
-    get_redis().hincrby(key(SERIES_TOPICS_KEY), topic, delta)
+    """Count sockets watching a single series, so producers publish only watched series; a
+    series nobody watches any more leaves no field behind."""
+    redis = get_redis()
+    if delta > 0:
+        redis.hincrby(key(SERIES_TOPICS_KEY), topic, delta)
+        return
+    for _ in range(-delta):
+        redis.eval(_UNWATCH, 1, key(SERIES_TOPICS_KEY), topic)
 
 
 def watched_series() -> set[str]:

@@ -28,7 +28,7 @@ from lib.streamcodec import Encoder
 from lib.wsevents import BACKLOG_EXTENSION, CLOSE_TOO_BIG, OVERSIZE_EVENT
 from monitoring import health
 from monitoring.topics import ALL as ALL_TOPICS
-from monitoring.topics import SERIES_PREFIX
+from monitoring.topics import SERIES_PREFIX, series_topic_problem
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +130,8 @@ def hub() -> Hub:
 
 
 def role_for_topic(topic: str) -> Role | None:
-    if topic.startswith(SERIES_PREFIX) and len(topic) > len(SERIES_PREFIX):
-        return Role.VIEWER
+    if topic.startswith(SERIES_PREFIX):
+        return Role.VIEWER if series_topic_problem(topic) is None else None
     return TOPIC_ROLES.get(topic)
 
 
@@ -261,7 +261,8 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 break
             needed = role_for_topic(topic)
             if needed is None:
-                refused[topic] = f"unknown topic {topic!r}"
+                problem = series_topic_problem(topic) if topic.startswith(SERIES_PREFIX) else None
+                refused[topic] = f"unknown topic {topic!r}" + (f": {problem}" if problem else "")
                 continue
             if ROLE_RANK[self.role] < ROLE_RANK[needed]:
                 refused[topic] = f"your role may not read {topic!r}"

@@ -9,7 +9,8 @@ from channels.testing import WebsocketCommunicator
 
 from accounts.models import ApiToken
 from config.asgi import application
-from lib.realtime import HISTORY, broadcast, publish_samples, series_topic
+from lib.realtime import HISTORY, SERIES_TOPICS_KEY, broadcast, publish_samples, series_topic
+from lib.redis import get_redis, key
 from lib.streamcodec import Decoder
 from tests.conftest import start_worker
 
@@ -207,6 +208,50 @@ def test_single_series_topics_carry_points_only_for_watched_series(token):
         await socket.disconnect()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "series:",
+        "series:cpu",
+        "series:9cpu{}",
+        "series:cpu{host=a,host=b}",
+        "series:cpu{zone=x,host=a}",  # keys out of order: no producer spells it so
+        "series:cpu{bad-name=a}",
+        "series:cpu{host}",
+    ],
+)
+def test_a_malformed_series_topic_gets_one_error_frame_and_leaves_nothing_in_redis(token, topic):
+    async def scenario():
+        socket = await connect(token)
+        await socket.send_json_to({"type": "subscribe", "topics": [topic]})
+        frames = await drain(socket)
+        errors = [f for f in frames if f["type"] == "error"]
+        assert len(errors) == 1 and "unknown topic" in errors[0]["reason"] and errors[0]["topic"] == topic
+        assert [f["topics"] for f in frames if f["type"] == "subscribed"] == [[]]
+        await socket.disconnect()
+
+    asyncio.run(scenario())
+    assert not get_redis().hexists(key(SERIES_TOPICS_KEY), topic)
+
+
+def test_a_series_topic_nobody_watches_any_more_leaves_no_field_in_redis(token):
+    topic = series_topic("latency_ms", {"host": "cleanup", "zone": "z,1"})
+
+    async def scenario():
+        first, second = await connect(token), await connect(token)
+        await subscribe(first, topic)
+        await subscribe(second, topic)
+        assert int(await sync_to_async(get_redis().hget)(key(SERIES_TOPICS_KEY), topic)) == 2
+        await first.send_json_to({"type": "unsubscribe", "topics": [topic]})
+        assert (await first.receive_json_from(timeout=5))["topics"] == []
+        assert int(await sync_to_async(get_redis().hget)(key(SERIES_TOPICS_KEY), topic)) == 1
+        await second.disconnect()  # the last watcher goes away without unsubscribing
+        await first.disconnect()
+
+    asyncio.run(scenario())
+    assert not get_redis().hexists(key(SERIES_TOPICS_KEY), topic)
 
 
 @pytest.mark.parametrize(
