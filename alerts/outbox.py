@@ -23,6 +23,7 @@ from django.utils import timezone
 from alerts.choices import AttemptOutcome, NotificationKind, NotificationStatus
 from alerts.models import Alert, DeliveryAttempt, Notification, NotificationChannel
 from alerts.notifiers import REGISTRY, Event, NotifierError
+from alerts.schedule import DELIVER_DUE_TASK
 from alerts.suppressions import Suppressions
 from lib.tasks import enqueue_after_commit
 
@@ -30,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Retries: after 10 s, 1 min, 5 min — then the notification is given up.
 BACKOFF = (10, 60, 300)
-# The Celery task that drains the outbox (alerts.tasks registers it under this name).
-DELIVER_DUE_TASK = "alerts.tasks.deliver_due"
 # Kinds that restart an alert's reminder clock. An escalation goes to other people: it does not.
 RESTARTS_REMINDERS = (NotificationKind.FIRING, NotificationKind.REMINDER)
 

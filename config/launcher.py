@@ -378,10 +378,10 @@ def beat_argv(directory: Path) -> list[str]:
         "-m",
         "celery",
         "-A",
-        "config",
+        "config.beat",  # beat's own app: the schedule and the broker, not the Django project
         "beat",
         "--scheduler",
-        "config.celery:HeartbeatScheduler",
+        "config.beat:HeartbeatScheduler",
         "--schedule",
         str(directory / "celerybeat-schedule"),
         "--loglevel",

@@ -16,44 +16,6 @@ from monitoring.ingest import ingest_samples
 _STARTED: dict[str, float] = {}
 
 
-def _schedule() -> dict[str, dict[str, Any]]:
-    cadences = {
-        "fast": settings.COLLECT_FAST_SECONDS,
-        "medium": settings.COLLECT_MEDIUM_SECONDS,
-        "slow": settings.COLLECT_SLOW_SECONDS,
-    }
-    schedule: dict[str, dict[str, Any]] = {
-        f"collect-{cadence}": {
-            "task": "monitoring.tasks.collect",
-            "schedule": seconds,
-            "args": (cadence,),
-            # A collection that could not run in its slot is stale: drop it, the next one comes.
-            "options": {"expires": seconds * 2},
-        }
-        for cadence, seconds in cadences.items()
-    }
-    schedule["restore-unacked"] = {
-        "task": "monitoring.tasks.restore_unacked",
-        "schedule": settings.RESTORE_UNACKED_SECONDS,
-    }
-    schedule["rollup-minutes"] = {"task": "monitoring.tasks.rollup_minutes", "schedule": 30.0}
-    schedule["rollup-hours"] = {"task": "monitoring.tasks.rollup_hours", "schedule": 600.0}
-    schedule["retention"] = {"task": "monitoring.tasks.retention", "schedule": 3600.0}
-    schedule["daily-summary"] = {"task": "monitoring.tasks.daily_summary", "schedule": 3600.0}
-    schedule["scrape"] = {
-        "task": "monitoring.tasks.scrape",
-        "schedule": float(settings.SCRAPE_WINDOW_SECONDS),
-        # A window that could not start in time is planned by the next one (nothing is skipped).
-        "options": {"expires": settings.SCRAPE_WINDOW_SECONDS},
-    }
-    schedule["compact"] = {"task": "monitoring.tasks.compact", "schedule": settings.STORAGE_COMPACT_SECONDS}
-    return schedule
-
-
-# Periodic tasks of this app (config.celery merges every app's BEAT_SCHEDULE).
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = _schedule()
-
-
 @shared_task(ignore_result=True)
 def collect(cadence: str) -> int:
     from monitoring.collectors import collect_cadence
