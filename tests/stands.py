@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Stand:
-    """A loopback HTTP server recording each request's path and Host header."""
+    """A loopback HTTP server recording each request's path and Host header (and, serving TLS
+    with ``tls``, the name each client asked for in its handshake's SNI)."""
 
-    def __init__(self, host: str, port: int = 0, redirect_to: str | None = None) -> None:
+    def __init__(
+        self, host: str, port: int = 0, redirect_to: str | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.requests: list[tuple[str, str]] = []
+        self.server_names: list[str | None] = []
         stand = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,7 +39,10 @@ class Stand:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.port = self.server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}"
+        if tls is not None:
+            tls.sni_callback = lambda _sock, name, _ctx: self.server_names.append(name)
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import socket
+import ssl
 
 import aiohttp
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from lib import outbound
 from lib.outbound import OutboundRefusedError, check_apprise_url, check_url
 from tests.stands import Stand
+
+TLS_HOST = "secure.test"
 
 
 @pytest.fixture(autouse=True)
@@ -213,3 +222,84 @@ def test_apprise_urls_to_fixed_service_hosts_are_accepted():
     assert check_apprise_url("tgram://123456789:abcdefg/12315544/")
     with pytest.raises(OutboundRefusedError):
         check_apprise_url("not a url")
+
+
+def _self_signed(hostname: str) -> tuple[bytes, bytes]:
+    """A certificate for ``hostname`` only (PEM) and its key: what a TLS client must check."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+@pytest.fixture
+def tls_stand(tmp_path, monkeypatch):
+    """A TLS receiver on 127.0.0.1 whose certificate names only ``secure.test``, which a stub
+    resolver answers with 127.0.0.1; and a client context trusting that certificate alone."""
+    cert_pem, key_pem = _self_signed(TLS_HOST)
+    (tmp_path / "cert.pem").write_bytes(cert_pem)
+    (tmp_path / "key.pem").write_bytes(key_pem)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    real = socket.getaddrinfo
+
+    def stub(host, port, *args, **kwargs):
+        if host == TLS_HOST:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", int(port or 0)))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stub)
+    stand = Stand("127.0.0.1", tls=server_context)
+    client_context = ssl.create_default_context(cadata=cert_pem.decode())
+    yield stand, client_context
+    stand.close()
+
+
+def test_tls_goes_to_the_vetted_address_with_the_hostname_as_sni_host_and_certificate_name(settings, tls_stand):
+    stand, trust = tls_stand
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    with outbound.http_client(verify=trust) as client:
+        response = client.get(f"https://{TLS_HOST}:{stand.port}/health")
+    assert response.status_code == 200 and response.text == "ok"
+    # Verified against the hostname (the certificate names nothing else), asked for by name.
+    assert stand.server_names == [TLS_HOST]
+    assert stand.requests == [("/health", f"{TLS_HOST}:{stand.port}")]
+
+
+def test_tls_through_the_load_test_connector_keeps_the_hostname_too(settings, tls_stand):
+    stand, trust = tls_stand
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+
+    async def go() -> int:
+        connector = outbound.aiohttp_connector(ssl=trust)
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.get(f"https://{TLS_HOST}:{stand.port}/x") as response,
+        ):
+            return response.status
+
+    assert asyncio.run(go()) == 200
+    assert stand.server_names == [TLS_HOST]
+    assert stand.requests == [("/x", f"{TLS_HOST}:{stand.port}")]
+
+
+def test_tls_to_a_hostname_resolving_to_a_refused_address_never_connects(settings, tls_stand):
+    stand, trust = tls_stand  # secure.test → 127.0.0.1, not allowlisted here
+    with outbound.http_client(verify=trust) as client, pytest.raises(httpx.ConnectError, match=r"127\.0\.0\.1"):
+        client.get(f"https://{TLS_HOST}:{stand.port}/health")
+    assert stand.server_names == [] and stand.requests == []
