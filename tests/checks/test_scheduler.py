@@ -84,3 +84,25 @@ def test_a_hanging_target_delays_no_other_check_and_a_dead_workers_check_is_take
     slow.refresh_from_db()
     assert slow.last_result["reason"] == "timed out after 8 s"
     assert slow.state == "down" and slow.leased_by == ""
+
+
+def test_a_check_whose_target_redirects_to_a_refused_address_goes_down_and_never_reaches_it(
+    editor, api_as, allow_loopback, target: Target, refused
+) -> None:
+    target.mode = "redirect_refused"  # 302 → http://127.0.0.2:<port>/final
+    created = api_as(editor).post(
+        "/api/v1/checks/",
+        {"name": "redirector", "kind": "http", "target": target.url + "/", "interval_seconds": 1, "timeout_seconds": 1},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    check = Check.objects.get(pk=created.json()["id"])
+    worker = start_worker("checks-redirect", OUTBOUND_ALLOWLIST="127.0.0.1")
+    try:
+        wait_until(lambda: _state(check) == "down", timeout=30)
+    finally:
+        worker.stop()
+    shown = api_as(editor).get(f"/api/v1/checks/{check.pk}/").json()
+    assert shown["state"] == "down"
+    assert "redirect target refused" in shown["last_result"]["reason"] and "127.0.0.2" in shown["last_result"]["reason"]
+    assert target.hits >= 1 and refused.connections == 0  # the refused address received nothing
