@@ -3,8 +3,8 @@
 Beat only sends tasks by name, so it needs neither the models nor the task modules; loading
 them (``django.setup()`` through Celery's Django fix-up, then every ``tasks`` module) made beat
 as large as the worker. This app reads the same ``CELERY_*`` settings as ``config.celery``'s,
-so the broker, queues, routes and key prefixes are the worker's. Run it with
-``celery -A config.beat beat --scheduler config.beat:HeartbeatScheduler`` (the launcher does).
+so the broker, queues, routes and key prefixes are the worker's. ``python -m config.celeryd beat``
+runs it (the launcher's ``beat`` command).
 """
 
 from __future__ import annotations

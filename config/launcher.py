@@ -355,20 +355,14 @@ def worker_argv() -> list[str]:
     return [
         PYTHON,
         "-m",
-        "celery",
-        "-A",
-        "config",
+        "config.celeryd",  # the worker without Celery's command line (config/celeryd.py says why)
         "worker",
-        "--pool",
-        "threads",
         "--concurrency",
         concurrency,
         "--loglevel",
         os.environ.get("CELERY_LOGLEVEL", "WARNING"),
-        "-n",
+        "--hostname",
         f"seismo.{os.getpid()}@%h",
-        "--without-mingle",
-        "--without-gossip",
     ]
 
 
@@ -376,12 +370,8 @@ def beat_argv(directory: Path) -> list[str]:
     return [
         PYTHON,
         "-m",
-        "celery",
-        "-A",
-        "config.beat",  # beat's own app: the schedule and the broker, not the Django project
+        "config.celeryd",  # beat's own app: the schedule and the broker, not the Django project
         "beat",
-        "--scheduler",
-        "config.beat:HeartbeatScheduler",
         "--schedule",
         str(directory / "celerybeat-schedule"),
         "--loglevel",

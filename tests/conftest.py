@@ -243,25 +243,20 @@ def wait_until(predicate: Callable[[], object], timeout: float = 20, interval: f
 
 
 def start_worker(name: str = "worker", **env: str) -> Process:
+    # As the launcher starts it (config.launcher.worker_argv), with 4 threads and INFO logs.
     process = Process(
         name,
         [
             sys.executable,
             "-m",
-            "celery",
-            "-A",
-            "config",
+            "config.celeryd",
             "worker",
-            "--pool",
-            "threads",
             "--concurrency",
             "4",
             "--loglevel",
             "INFO",
-            "-n",
+            "--hostname",
             f"test-{name}-{os.getpid()}@%h",
-            "--without-mingle",
-            "--without-gossip",
         ],
         child_env(**env),
     )
@@ -276,12 +271,8 @@ def start_beat(tmp_path: Path, **env: str) -> Process:
         [
             sys.executable,
             "-m",
-            "celery",
-            "-A",
-            "config.beat",
+            "config.celeryd",
             "beat",
-            "--scheduler",
-            "config.beat:HeartbeatScheduler",
             "--schedule",
             str(tmp_path / "beat-schedule"),
             "--loglevel",
