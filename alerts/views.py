@@ -58,6 +58,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     chart = {
         "metric": rule.metric,
         "labels": alert.labels,
+        # The rule's own aggregation: the thresholds drawn are on its scale (a rate, a p95 …).
+        "aggregation": rule.aggregation,
         "unit": metric.unit if metric else "",
         "from": int(start.timestamp()),
         "to": int(end.timestamp()) + 1,
@@ -73,7 +75,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "notifications": notifications,
         "unit": chart["unit"],
         "chart": chart,
-        "explore": explore_url(rule.metric, alert.labels, None, **window),
+        "explore": explore_url(rule.metric, alert.labels, rule.aggregation, **window),
         "can_admin_rules": has_role(request.user, Role.ADMIN),
         "rule_admin_url": reverse("admin:alerts_alertrule_change", args=[rule.pk]),
     }

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from dashboards.choices import METRIC_KINDS, TimeRange, WidgetKind
-from dashboards.models import Dashboard, Widget
+from dashboards.models import GRID_COLUMNS, Dashboard, Widget
 from dashboards.ranges import range_seconds
 from dashboards.validation import MAX_WIDGETS, clean_variables, clean_widget, error_messages
 from monitoring import topics
@@ -172,5 +172,10 @@ def export_query(widget: Widget, span: dict[str, Any]) -> str:
 
 def chart_settings() -> dict[str, Any]:
     """What the chart scripts read from the server instead of keeping copies: the point limit,
-    each preset range's length and the topics live metric batches arrive on."""
-    return {"max_points": MAX_POINTS, "ranges": range_seconds(), "topics": list(topics.METRIC_TOPICS)}
+    each preset range's length, the topics live metric batches arrive on and the grid's width."""
+    return {
+        "max_points": MAX_POINTS,
+        "ranges": range_seconds(),
+        "topics": list(topics.METRIC_TOPICS),
+        "grid_columns": GRID_COLUMNS,
+    }

@@ -12,7 +12,7 @@ from django.db.models import Count, QuerySet
 
 from dashboards.choices import TimeRange
 from monitoring import rules
-from monitoring.choices import FAMILY_TOPIC, Aggregation, Family
+from monitoring.choices import FAMILY_TOPIC, POINT_AGGREGATIONS, Aggregation, Family
 from monitoring.models import Metric, Series
 
 MAX_QUERIES = 6  # queries on one Explore chart (each is one /api/v1/query call)
@@ -153,6 +153,8 @@ def initial_data(params: Any) -> dict[str, Any]:
         "step": parse_step(params.get("step")),
         "live": params.get("live") != "0",
         "aggregations": Aggregation.choices,
+        "point_aggregations": list(POINT_AGGREGATIONS),
+        "defaults": {"aggregation": Aggregation.AVG, "range": DEFAULT_RANGE},
         "ranges": [[r.value, r.label, r.seconds] for r in TimeRange],
         "max_points": rules.MAX_POINTS,
         "max_queries": MAX_QUERIES,

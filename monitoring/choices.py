@@ -33,6 +33,19 @@ class Aggregation(models.TextChoices):
     RATE = "rate", "Rate per second"
 
 
+# Aggregations whose bucket value one live sample can stand for (a chart appends stream samples
+# to such lines; a sum, count or rate of one sample would be wrong).
+POINT_AGGREGATIONS = (
+    Aggregation.AVG,
+    Aggregation.MIN,
+    Aggregation.MAX,
+    Aggregation.LAST,
+    Aggregation.P50,
+    Aggregation.P95,
+    Aggregation.P99,
+)
+
+
 class Cadence(models.TextChoices):
     """How often a collector runs (COLLECT_*_SECONDS). Not the storage tiers (raw, rollups)."""
 

@@ -54,3 +54,20 @@ def series_topic_problem(topic: str) -> str | None:
     if series_topic(metric, labels) != topic:
         return "label names must be sorted (as series_topic spells them)"
     return None
+
+
+def for_pages() -> dict[str, object]:
+    """The topic names pages subscribe to, by role: base.html puts this in a ``json_script``
+    block (#seismo-topics) that stream.js exposes as ``SeismoStream.topics``."""
+    return {
+        "system": SYSTEM,
+        "database": DATABASE,
+        "cache": CACHE,
+        "network": NETWORK,
+        "basic": BASIC,
+        "alert": ALERT,
+        "loadtest_progress": LOADTEST_PROGRESS,
+        "checks": CHECKS,
+        "metrics": list(METRIC_TOPICS),
+        "series_prefix": SERIES_PREFIX,
+    }

@@ -7,15 +7,23 @@ import math
 from typing import Any
 
 from django import template
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html, format_html_join, json_script
 
 from explore.services import explore_url
+from monitoring import topics
 
 register = template.Library()
 
 
 def _labels(labels: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+@register.simple_tag
+def stream_topics() -> str:
+    """The stream's topic names for the page's scripts (``SeismoStream.topics``), from their one
+    home, monitoring.topics — never a copy in a template or a script."""
+    return json_script(topics.for_pages(), "seismo-topics")
 
 
 @register.simple_tag

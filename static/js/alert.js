@@ -74,7 +74,7 @@
   }
 
   async function load() {
-    const p = new URLSearchParams({ metric: data.metric, from: data.from, to: data.to, agg: "avg" });
+    const p = new URLSearchParams({ metric: data.metric, from: data.from, to: data.to, agg: data.aggregation });
     for (const [k, v] of Object.entries(data.labels)) p.set("label." + k, v);
     const response = await fetch("/api/v1/query/?" + p, { headers: { Accept: "application/json" }, credentials: "same-origin" });
     if (!response.ok) { message(`Cannot load the series (HTTP ${response.status}).`, "form-error"); return; }

@@ -10,8 +10,9 @@
   const liveBox = document.getElementById("live");
   const compareBox = document.getElementById("compare");
   const zoomReset = document.getElementById("zoom-reset");
-  // Preset lengths, the point limit and the metric topics come from the server (chart-settings).
-  const { ranges: RANGES, max_points: MAX_POINTS, topics: METRIC_TOPICS } = SeismoWidgets.SETTINGS;
+  // Preset lengths, the point limit, the metric topics and the grid's width come from the server
+  // (chart-settings).
+  const { ranges: RANGES, max_points: MAX_POINTS, topics: METRIC_TOPICS, grid_columns: COLUMNS } = SeismoWidgets.SETTINGS;
   const params = new URLSearchParams(location.search);
   const state = {
     range: rangeSelect.value,
@@ -137,7 +138,7 @@
     reload();
   });
   zoomReset.addEventListener("click", () => {
-    state.range = form.dataset.default || "1h";
+    state.range = form.dataset.default; // the dashboard's own range, from the server
     rangeSelect.value = state.range;
     form.querySelector(".custom-range").hidden = true;
     zoomReset.hidden = true;
@@ -147,13 +148,13 @@
   for (const input of form.querySelectorAll("[data-variable]")) input.addEventListener("change", reload);
   form.addEventListener("submit", (e) => { e.preventDefault(); reload(); });
 
-  // Layout: gridstack on a 24-column grid; every move/resize is saved at once.
+  // Layout: gridstack on the server's grid (COLUMNS wide); every move/resize is saved at once.
   const grid = document.getElementById("grid");
   if (grid && window.GridStack) {
     const GS = window.GridStack.GridStack || window.GridStack;
     const editable = grid.dataset.editable === "true";
-    const stack = GS.init({ column: 24, cellHeight: 40, margin: 4, float: false, staticGrid: !editable,
-                            columnOpts: { columnMax: 24, breakpoints: [{ w: 700, c: 1 }] } }, grid);
+    const stack = GS.init({ column: COLUMNS, cellHeight: 40, margin: 4, float: false, staticGrid: !editable,
+                            columnOpts: { columnMax: COLUMNS, breakpoints: [{ w: 700, c: 1 }] } }, grid);
     if (editable) {
       const token = (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] ||
         JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];

@@ -7,7 +7,8 @@
   const F = window.SeismoFormat;
   const PALETTE = ["--accent", "--ok", "--warn", "--bad", "--c5", "--c6"];
   const LETTERS = "ABCDEFGHIJ";
-  const POINT_AGGS = new Set(["avg", "min", "max", "last", "p50", "p95", "p99"]); // a live sample is such a point
+  const POINT_AGGS = new Set(init.point_aggregations); // a live sample is a point of these
+  const AGG = init.defaults.aggregation, RANGE = init.defaults.range; // the server's defaults
   const RANGES = Object.fromEntries(init.ranges.map(([value, , seconds]) => [value, seconds]));
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
   const $ = (id) => document.getElementById(id);
@@ -15,16 +16,16 @@
   const meta = Object.assign({}, init.metrics); // metric name -> {unit, kind, help, topic}
   const labelCache = new Map(); // metric name -> Promise({key: [values]})
   const state = {
-    queries: init.queries.length ? init.queries.map((q) => ({ metric: q.metric, labels: q.labels || {}, agg: q.agg || "avg" }))
-      : [{ metric: "", labels: {}, agg: "avg" }],
-    range: init.range in RANGES || init.range === "custom" ? init.range : "1h",
+    queries: init.queries.length ? init.queries.map((q) => ({ metric: q.metric, labels: q.labels || {}, agg: q.agg || AGG }))
+      : [{ metric: "", labels: {}, agg: AGG }],
+    range: init.range in RANGES || init.range === "custom" ? init.range : RANGE,
     from: Number(init.from) || null,
     to: Number(init.to) || null,
     step: init.step || null,
     live: init.live,
     presetBeforeZoom: null,
   };
-  if (state.range === "custom" && !(state.from < state.to)) state.range = "1h";
+  if (state.range === "custom" && !(state.from < state.to)) state.range = RANGE;
   let results = []; // [{query index, labels, points}] of the last run
   let plot = null;
   let runId = 0;
@@ -70,7 +71,7 @@
     const p = new URLSearchParams();
     state.queries.filter((q) => q.metric).forEach((q, i) => {
       p.set("m" + i, q.metric);
-      if (q.agg !== "avg") p.set("a" + i, q.agg);
+      if (q.agg !== AGG) p.set("a" + i, q.agg);
       for (const [k, v] of Object.entries(q.labels)) p.set(`l${i}.${k}`, v);
     });
     p.set("range", state.range);
@@ -112,7 +113,7 @@
     agg.addEventListener("change", () => { q.agg = agg.value; run(); });
     node.querySelector(".remove").addEventListener("click", () => {
       state.queries.splice(i, 1);
-      if (!state.queries.length) state.queries.push({ metric: "", labels: {}, agg: "avg" });
+      if (!state.queries.length) state.queries.push({ metric: "", labels: {}, agg: AGG });
       renderRows(); run();
     });
     picker(node, q, input, list);
@@ -475,7 +476,7 @@
     state.range = "custom"; state.from = from; state.to = to; run();
   });
   $("zoom-reset").addEventListener("click", () => {
-    state.range = state.presetBeforeZoom || "1h"; rangeSelect.value = state.range;
+    state.range = state.presetBeforeZoom || RANGE; rangeSelect.value = state.range;
     showCustom(false); $("zoom-reset").hidden = true; run();
   });
   const stepSelect = $("step");
@@ -486,7 +487,7 @@
   $("explore-form").addEventListener("submit", (e) => { e.preventDefault(); run(); });
   $("add-query").addEventListener("click", () => {
     if (state.queries.length >= init.max_queries) return;
-    state.queries.push({ metric: "", labels: {}, agg: "avg" });
+    state.queries.push({ metric: "", labels: {}, agg: AGG });
     renderRows();
     $(`metric-${state.queries.length - 1}`).focus();
   });

@@ -1,7 +1,8 @@
 // Seismo live stream client (no build step). See docs/stream-protocol.md.
 //
-//   SeismoStream.subscribe(["system-metrics"], (message) => …)
-//   SeismoStream.unsubscribe(["system-metrics"], handler)
+//   SeismoStream.subscribe([SeismoStream.topics.system], (message) => …)
+//   SeismoStream.unsubscribe([SeismoStream.topics.system], handler)
+//   SeismoStream.topics                     // the topic names, from the server (#seismo-topics)
 //   SeismoStream.state                      // "connecting" | "open" | "closed"
 //   document.addEventListener("seismo:stream-state", (e) => e.detail.state)
 //
@@ -21,6 +22,9 @@
   const schemas = new Map(); // topic -> {id, series}
   let state = "connecting";
   const statusEl = () => document.getElementById("stream-status");
+  // Topic names come from the server (monitoring/topics.py, via base.html), never a copy here.
+  const topicsEl = document.getElementById("seismo-topics");
+  const TOPICS = Object.freeze(topicsEl ? JSON.parse(topicsEl.textContent) : {});
 
   function setState(next) {
     state = next;
@@ -98,6 +102,7 @@
 
   window.SeismoStream = {
     get state() { return state; },
+    topics: TOPICS,
     subscribe(topics, handler) {
       const fresh = [];
       for (const topic of topics) {

@@ -94,7 +94,9 @@ def test_an_alert_page_shows_the_timeline_chart_notifications_and_links(viewer, 
     notifications = page[page.index('id="notifications"') :]
     assert "ops mail" in notifications and "550 mailbox unavailable" in notifications and ">5<" in notifications
     assert '"thresholds": [{"value": 80.0, "level": "warning"}, {"value": 90.0, "level": "critical"}]' in page
-    assert 'href="/explore/?m0=ui_disk_used_percent&amp;l0.host=web1&amp;range=custom' in page
+    # The chart and the Explore link use the rule's aggregation: the thresholds are on its scale.
+    assert '"aggregation": "last"' in page
+    assert 'href="/explore/?m0=ui_disk_used_percent&amp;a0=last&amp;l0.host=web1&amp;range=custom' in page
     assert 'id="rule-admin"' not in page  # a viewer cannot edit rules
     assert ">Resolve</button>" not in page and ">Acknowledge</button>" not in page
     admin_page = _client(owner).get(f"/alerts/{incident.pk}/").content.decode()

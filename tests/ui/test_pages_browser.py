@@ -1,6 +1,7 @@
 """Every page in real Chromium, in light and dark, at 1280x720 and at phone width: no console
 errors, no sideways scrolling, visible keyboard focus; an alert's page draws its timeline and
-its chart with the thresholds. Screenshots go to test-artifacts/ui/."""
+its chart with the thresholds; charts redraw in the new colours when the theme changes.
+Screenshots go to test-artifacts/ui/."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from django.utils import timezone
 
 from alerts import lifecycle, services
 from alerts.models import Alert, AlertRule
+from checks.models import Check
 from dashboards import services as dashboard_services
 from dashboards.models import Dashboard
+from loadtest.models import LoadTestRun, RunSecond, Scenario
 from monitoring.store.writer import record_samples
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
 
@@ -106,21 +109,49 @@ def test_an_alert_page_shows_its_timeline_and_its_chart_with_thresholds(chromium
     assert errors == []
 
 
+def _finished_runs() -> list[LoadTestRun]:
+    """Two finished runs of one scenario, a minute of per-second results each."""
+    scenario = Scenario.objects.create(name="ui pages", target_url="http://127.0.0.1:1")
+    runs = []
+    for rps in (10, 12):
+        run = LoadTestRun.objects.create(scenario=scenario, config={}, status="finished", requests=60 * rps, rps=rps)
+        RunSecond.objects.bulk_create(
+            RunSecond(run=run, second=s, users=2, requests=rps, failures=0, p50_ms=1, p95_ms=2, p99_ms=3)
+            for s in range(60)
+        )
+        runs.append(run)
+    return runs
+
+
 def test_every_page_in_light_and_dark_at_desktop_and_phone_width(chromium, editor):
     browser, base = chromium
     alert = _incident(editor)
     board = Dashboard.objects.get(default_key="system")
     widget = board.widgets.first()
+    check = Check.objects.create(name="nightly backup", kind="heartbeat")
+    record_samples(
+        [("check_duration_seconds", {"check": check.name}, time.time() - 600 + i * 60, 0.01 * i) for i in range(9)]
+    )
+    first, second = _finished_runs()
     pages = {
         "overview": "/",
         "dashboards": "/dashboards/",
         "dashboard": f"/dashboards/{board.pk}/",
         "widget-history": f"/dashboards/{board.pk}/widgets/{widget.pk}/",
+        "widget-edit": f"/dashboards/{board.pk}/widgets/{widget.pk}/edit/",
         "explore-empty": "/explore/",
         "explore": "/explore/?m0=ui_disk_used_percent&l0.host=web1",
         "alerts": "/alerts/",
         "alert": f"/alerts/{alert.pk}/",
+        "checks": "/checks/",
+        "check": f"/checks/{check.pk}/",
+        "check-new": "/checks/new/",
+        "sla": "/checks/sla/",
+        "targets": "/targets/",
         "loadtest": "/loadtest/",
+        "scenario-new": "/loadtest/scenarios/new/?preset=api_stress",
+        "run": f"/loadtest/runs/{first.pk}/",
+        "compare": f"/loadtest/compare/?a={first.pk}&b={second.pk}",
     }
     for scheme in ("light", "dark"):
         for width, height, tag in ((1280, 720, "desktop"), (390, 844, "phone")):
@@ -133,6 +164,8 @@ def test_every_page_in_light_and_dark_at_desktop_and_phone_width(chromium, edito
                 page.wait_for_load_state("load")
                 # Charts and lists that load after the page: wait until none is busy.
                 page.wait_for_function("!document.querySelector('[aria-busy=\\'true\\']')")
+                # Fragments the page asks for once shown (the overview's component health).
+                page.wait_for_function("!document.querySelector('.component.checking')")
                 page.wait_for_timeout(200)
                 assert page.evaluate("getComputedStyle(document.body).backgroundColor") == background, name
                 overflow = page.evaluate(WIDER_THAN_THE_SCREEN)
