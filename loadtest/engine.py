@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from lib import outbound
+from lib import outbound, outbound_clients
 from loadtest.tally import Tally
 
 RUN_HEADER = "X-Seismo-Loadtest-Run"
@@ -265,7 +265,7 @@ async def run_load(
     plan = Plan.from_config(config, run_id)
     # The worker puts its outbound policy in the config (shard processes have no settings).
     policy = outbound.Policy.from_dict(config["outbound"]) if "outbound" in config else None
-    connector = outbound.aiohttp_connector(allow_self=True, policy=policy, limit=0, force_close=False)
+    connector = outbound_clients.aiohttp_connector(allow_self=True, policy=policy, limit=0, force_close=False)
     if start_at is not None:  # shards of one run start together, so their seconds line up
         await asyncio.sleep(max(0.0, start_at - time.time()))
     started = time.monotonic()

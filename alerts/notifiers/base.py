@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 from django.conf import settings
 from django.urls import reverse
 
@@ -172,10 +171,15 @@ class Notifier:
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> None:
     """POST to a receiver; 4xx that will not change on retry are permanent errors."""
+    # httpx (~6 MB) loads on the first delivery, not in every process that loads the notifiers.
+    import httpx
+
+    from lib.outbound_clients import http_client  # imports httpx and aiohttp: see above
+
     timeout = httpx.Timeout(settings.NOTIFY_TIMEOUT_SECONDS, connect=5.0)
     try:
         # The gate resolves once, vets and connects to that address; no redirects.
-        with outbound.http_client(timeout=timeout) as client:
+        with http_client(timeout=timeout) as client:
             response = client.post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         refused = outbound.refusal_reason(exc)

@@ -16,7 +16,8 @@ from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 
 from checks.choices import HTTP_METHODS, MAX_BODY_BYTES, MAX_REDIRECTS
 from checks.probes.base import ProbeConfigError, Result, Spec, expect_keys
-from lib.outbound import aiohttp_connector, refusal_reason
+from lib.outbound import refusal_reason
+from lib.outbound_clients import aiohttp_connector
 
 EXPECT_KEYS = {"status", "keyword", "keyword_absent", "json"}
 REQUEST_KEYS = {"method", "headers", "body", "follow_redirects", "verify_tls"}

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from lib import outbound
+from lib import outbound, outbound_clients
 from lib.outbound import OutboundRefusedError, check_apprise_url, check_url
 from tests.stands import Stand
 
@@ -105,7 +105,7 @@ def test_the_sync_client_connects_to_the_address_it_vetted_not_a_second_dns_answ
 ):
     allowed, refused = outbound_pair
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
-    with outbound.http_client() as client:
+    with outbound_clients.http_client() as client:
         response = client.post(f"http://rebind.test:{allowed.port}/hook", content=b"{}")
         assert response.status_code == 200
         # The next request resolves again, meets the rebound answer and is refused before connecting.
@@ -123,7 +123,7 @@ def test_the_aiohttp_connector_connects_to_the_address_it_vetted_not_a_second_dn
 
     async def go() -> list[int]:
         statuses = []
-        async with aiohttp.ClientSession(connector=outbound.aiohttp_connector(force_close=True)) as session:
+        async with aiohttp.ClientSession(connector=outbound_clients.aiohttp_connector(force_close=True)) as session:
             for _ in range(3):
                 async with session.get(f"http://rebind.test:{allowed.port}/x") as response:
                     statuses.append(response.status)
@@ -139,14 +139,14 @@ def test_a_redirect_to_a_refused_address_never_reaches_it_with_either_client(set
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
     redirecting = Stand("127.0.0.1", redirect_to=f"{refused.url}/latest/meta-data/")
     try:
-        with outbound.http_client() as client:  # no redirects by default: the 302 is the answer
+        with outbound_clients.http_client() as client:  # no redirects by default: the 302 is the answer
             assert client.get(redirecting.url).status_code == 302
-        with outbound.http_client(follow_redirects=True) as client, pytest.raises(httpx.ConnectError) as caught:
+        with outbound_clients.http_client(follow_redirects=True) as client, pytest.raises(httpx.ConnectError) as caught:
             client.get(redirecting.url)
         assert "OUTBOUND_ALLOWLIST" in outbound.refusal_reason(caught.value)
 
         async def follow() -> BaseException:
-            async with aiohttp.ClientSession(connector=outbound.aiohttp_connector()) as session:
+            async with aiohttp.ClientSession(connector=outbound_clients.aiohttp_connector()) as session:
                 try:
                     async with session.get(redirecting.url):
                         pass
@@ -166,7 +166,7 @@ def test_a_redirect_to_an_allowed_address_is_followed_when_asked(settings, outbo
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
     redirecting = Stand("127.0.0.1", redirect_to=f"{allowed.url}/next")
     try:
-        with outbound.http_client(follow_redirects=True) as client:
+        with outbound_clients.http_client(follow_redirects=True) as client:
             assert client.get(redirecting.url).status_code == 200
     finally:
         redirecting.close()
@@ -175,12 +175,12 @@ def test_a_redirect_to_an_allowed_address_is_followed_when_asked(settings, outbo
 
 def test_ip_literal_targets_are_vetted_at_connect_by_both_clients(outbound_pair):
     _, refused = outbound_pair
-    with outbound.http_client() as client, pytest.raises(httpx.ConnectError, match="OUTBOUND_ALLOWLIST"):
+    with outbound_clients.http_client() as client, pytest.raises(httpx.ConnectError, match="OUTBOUND_ALLOWLIST"):
         client.get(f"{refused.url}/")
 
     async def go() -> None:
         async with (
-            aiohttp.ClientSession(connector=outbound.aiohttp_connector()) as session,
+            aiohttp.ClientSession(connector=outbound_clients.aiohttp_connector()) as session,
             session.get(f"http://[::ffff:127.0.0.2]:{refused.port}/"),
         ):
             pass
@@ -196,7 +196,7 @@ def test_the_async_httpx_client_is_gated_too(settings, outbound_pair, rebinding_
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
 
     async def go() -> int:
-        async with outbound.async_http_client() as client:
+        async with outbound_clients.async_http_client() as client:
             status = (await client.get(f"http://rebind.test:{allowed.port}/a")).status_code
             with pytest.raises(httpx.ConnectError):
                 await client.get(f"{refused.url}/b")
@@ -273,7 +273,7 @@ def tls_stand(tmp_path, monkeypatch):
 def test_tls_goes_to_the_vetted_address_with_the_hostname_as_sni_host_and_certificate_name(settings, tls_stand):
     stand, trust = tls_stand
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
-    with outbound.http_client(verify=trust) as client:
+    with outbound_clients.http_client(verify=trust) as client:
         response = client.get(f"https://{TLS_HOST}:{stand.port}/health")
     assert response.status_code == 200 and response.text == "ok"
     # Verified against the hostname (the certificate names nothing else), asked for by name.
@@ -286,7 +286,7 @@ def test_tls_through_the_load_test_connector_keeps_the_hostname_too(settings, tl
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
 
     async def go() -> int:
-        connector = outbound.aiohttp_connector(ssl=trust)
+        connector = outbound_clients.aiohttp_connector(ssl=trust)
         async with (
             aiohttp.ClientSession(connector=connector) as session,
             session.get(f"https://{TLS_HOST}:{stand.port}/x") as response,
@@ -300,6 +300,6 @@ def test_tls_through_the_load_test_connector_keeps_the_hostname_too(settings, tl
 
 def test_tls_to_a_hostname_resolving_to_a_refused_address_never_connects(settings, tls_stand):
     stand, trust = tls_stand  # secure.test → 127.0.0.1, not allowlisted here
-    with outbound.http_client(verify=trust) as client, pytest.raises(httpx.ConnectError, match=r"127\.0\.0\.1"):
+    with outbound_clients.http_client(verify=trust) as client, pytest.raises(httpx.ConnectError, match=r"127\.0\.0\.1"):
         client.get(f"https://{TLS_HOST}:{stand.port}/health")
     assert stand.server_names == [] and stand.requests == []
