@@ -6,8 +6,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and API tokens"
 
     def ready(self) -> None:
-        # In ready(): these connect receivers and extensions that need the apps loaded first.
-        from accounts import (
-            schema,  # noqa: F401 (registers the OpenAPI auth extension)
-            signals,  # noqa: F401 (password change revokes tokens)
-        )
+        # In ready(): the receivers need the apps loaded first. (The OpenAPI auth extension,
+        # accounts.schema, registers where the schema is served: config/urls.py.)
+        from accounts import signals  # noqa: F401 (password change revokes tokens)

@@ -15,7 +15,6 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts.api.serializers import AlertRuleSerializer
 from alerts.models import NotificationChannel
 from checks.choices import CheckKind, CheckState
 from checks.models import Check, CheckEvent
@@ -59,6 +58,10 @@ def sync_alert_rule(check: Check, channels: Iterable[NotificationChannel]) -> No
     severity, repeat and escalation may be edited); the check keeps its name, labels, window
     and channels in step."""
     fields = _rule_fields(check, channels)
+    # Here, not at the top: DRF's serializers (~8 MB) are for saving, and the worker imports
+    # this module only to record results.
+    from alerts.api.serializers import AlertRuleSerializer
+
     rule = check.alert_rule
     if rule is None:
         serializer = AlertRuleSerializer(data=fields)

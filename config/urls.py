@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import schema as _schema  # noqa: F401 (registers the bearer-token auth scheme for the schema below)
 from checks import urls as checks_urls
-from lib.api import ApiRootView, api_not_found
+from lib.api import api_not_found
+from lib.api_root import ApiRootView
 from monitoring import views as monitoring_views
 from monitoring.intake import views as intake_views
 

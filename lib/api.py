@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -10,12 +10,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanen
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, serializers, status
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework import exceptions, status
+
+if TYPE_CHECKING:
+    from rest_framework.response import Response
 
 
 class ApiError(exceptions.APIException):
@@ -55,6 +53,10 @@ _CODES = {
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # Called by DRF views only, which have loaded rest_framework.views; services that raise
+    # ApiError (loaded by the worker too) must not import it (views, schemas: ~10 MB).
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.messages)
     elif isinstance(exc, Http404):
@@ -104,23 +106,3 @@ def handler500(request: HttpRequest) -> HttpResponse:
     if wants_json(request):
         return JsonResponse(error_body("server_error", "Internal server error."), status=500)
     return render(request, "500.html", status=500)
-
-
-class ApiRootView(APIView):
-    """Where the API's resources live (see /api/docs/ for everything)."""
-
-    @extend_schema(
-        responses=inline_serializer(
-            "ApiRoot",
-            {
-                "schema": serializers.CharField(),
-                "docs": serializers.CharField(),
-                "version": serializers.CharField(),
-                "user": serializers.CharField(),
-            },
-        )
-    )
-    def get(self, request: Request) -> Response:
-        return Response(
-            {"schema": "/api/schema/", "docs": "/api/docs/", "version": "v1", "user": request.user.get_username()}
-        )

@@ -11,25 +11,31 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 ENVELOPE_KEY = "fernet"  # stored as {"fernet": "<token>"} in the jsonb column
 
 
 def derived_key(secret_key: str) -> bytes:
+    # cryptography is imported where used (~7 MB): models load this module in every process.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"seismo field encryption v1")
     return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode()))
 
 
 @functools.lru_cache(maxsize=8)
 def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
+    from cryptography.fernet import Fernet, MultiFernet  # heavy: see derived_key
+
     try:
         fernets = [Fernet(key.encode()) for key in keys if key]
     except ValueError as exc:
@@ -46,6 +52,8 @@ def encrypt(data: bytes) -> str:
 
 
 def decrypt(token: str) -> bytes:
+    from cryptography.fernet import InvalidToken  # heavy: see derived_key
+
     try:
         return fernet().decrypt(token.encode())
     except InvalidToken:

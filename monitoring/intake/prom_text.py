@@ -14,9 +14,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
-from prometheus_client.parser import text_string_to_metric_families as parse_text
-
 OPENMETRICS_TYPE = "application/openmetrics-text"
 
 
@@ -46,6 +43,9 @@ class SeriesCache(dict[str, tuple[str, dict[str, str]]]):
 
 
 def _parse_series(key: str) -> tuple[str, dict[str, str]]:
+    # prometheus_client's parsers load with the first scrape body, not with the scrape planner.
+    from prometheus_client.parser import text_string_to_metric_families as parse_text
+
     try:
         families = list(parse_text(f"{key} 0\n"))
     except Exception as exc:  # the parser raises ValueError, IndexError, KeyError … on bad text
@@ -99,6 +99,8 @@ def parse(text: str, cache: SeriesCache, *, content_type: str = "", sample_limit
 
 
 def _parse_openmetrics(text: str, cache: SeriesCache, sample_limit: int) -> Exposition:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics  # see above
+
     out = Exposition()
     try:
         for family in parse_openmetrics(text):
