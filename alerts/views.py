@@ -17,7 +17,7 @@ from accounts.roles import has_role
 from alerts import services
 from alerts.choices import AlertState
 from alerts.filters import SINCE_PRESETS, AlertFilter
-from alerts.models import Alert, InvalidTransitionError
+from alerts.models import Alert, AlertRule, InvalidTransitionError
 from explore.services import explore_url
 from monitoring.models import Metric
 
@@ -33,6 +33,10 @@ def index(request: HttpRequest) -> HttpResponse:
         "active": active[:200],
         "history": history.qs[:200],
         "filter": history,
+        # The filter bar's choices in one plain query (a ModelChoiceField would count the rules,
+        # then read them through a server-side cursor) and the values it shows as chosen.
+        "rules": list(AlertRule.objects.order_by("name").values_list("pk", "name")),
+        "chosen": {k: request.GET.get(k, "") for k in ("rule", "state", "severity", "since")},
         "since_presets": [(k, label) for k, (label, _) in SINCE_PRESETS.items()],
         "filtered": any(request.GET.get(k) for k in ("rule", "state", "severity", "since")),
     }
