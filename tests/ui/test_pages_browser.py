@@ -1,5 +1,5 @@
 """Every page in real Chromium, in light and dark, at 1280x720 and at phone width: no console
-errors, no sideways scrolling, visible keyboard focus; an alert's page draws its timeline and
+errors, nothing loaded from another host, no sideways scrolling, visible keyboard focus; an alert's page draws its timeline and
 its chart with the thresholds; charts redraw in the new colours when the theme changes.
 Screenshots go to test-artifacts/ui/."""
 
@@ -158,6 +158,11 @@ def test_every_page_in_light_and_dark_at_desktop_and_phone_width(chromium, edito
             page, errors = _session(
                 browser, base, "editor", color_scheme=scheme, viewport={"width": width, "height": height}
             )
+            # Nothing comes from a CDN or any other host: every request goes to this instance.
+            elsewhere: list[str] = []
+            page.on(
+                "request", lambda r, seen=elsewhere: None if r.url.startswith((base, "data:")) else seen.append(r.url)
+            )
             background = "rgb(17, 20, 24)" if scheme == "dark" else "rgb(246, 247, 249)"
             for name, path in pages.items():
                 page.goto(base + path)
@@ -172,6 +177,7 @@ def test_every_page_in_light_and_dark_at_desktop_and_phone_width(chromium, edito
                 assert overflow[0] <= 1, (name, tag, overflow)
                 page.screenshot(path=str(SHOTS / f"{name}-{scheme}-{tag}.png"), full_page=True)
             assert errors == [], (scheme, tag)
+            assert elsewhere == [], (scheme, tag)
             page.context.close()
 
 
