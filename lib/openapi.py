@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db import models
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import serializers
@@ -60,12 +61,23 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 codes.extend(WITH_BODY)
             if method != "get":
                 codes.extend(WRITES)
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                free = parameter.get("in") == "query" and schema.get("type") == "string"
+                if free and not {"pattern", "enum", "format"} & schema.keys():
+                    schema["pattern"] = "^[^\\x00]*$"  # Django's form fields (filters) refuse NUL
             responses = operation.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(
                     code, {"description": DESCRIPTIONS[code], "content": {"application/json": {"schema": reference}}}
                 )
     return result
+
+
+def bounds(low: float, high: float, message: str) -> dict[str, Any]:
+    """Serializer field kwargs for a numeric range: validated by DRF and shown in the schema
+    (``minimum`` / ``maximum``), with one message for both ends."""
+    return {"min_value": low, "max_value": high, "error_messages": {"min_value": message, "max_value": message}}
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -97,8 +109,11 @@ class AutoSchema(SpectacularAutoSchema):
             and "enum" not in schema
         ):
             validators = [*getattr(field, "validators", []), *(getattr(model_field, "validators", None) or [])]
+            regex = next((v for v in validators if isinstance(v, RegexValidator)), None)
             if "pattern" not in schema and "format" not in schema:
-                if valid_name in validators:
+                if regex is not None:  # the field's own pattern (spectacular adds it after this hook)
+                    schema["pattern"] = regex.regex.pattern
+                elif valid_name in validators:
                     schema["pattern"] = f"^(?!\\s*$)[^{NAME_FORBIDDEN.pattern[1:-1]}]+$"
                 elif valid_text in validators:
                     schema["pattern"] = f"^[^{TEXT_FORBIDDEN.pattern[1:-1]}]+$"

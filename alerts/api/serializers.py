@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
@@ -22,6 +23,7 @@ from alerts.models import (
     validate_matchers,
 )
 from alerts.notifiers import validate_config
+from lib.openapi import bounds
 from lib.serializers import clean_as_saved
 from monitoring.rules import LABEL_RE, NAME_RE
 
@@ -54,13 +56,15 @@ class NotificationChannelSerializer(serializers.ModelSerializer):
         return data
 
 
+# The schema shows these (pattern, minimum / maximum); DRF enforces them.
+SELECTOR_KWARGS: dict[str, dict[str, Any]] = {
+    "metric": {"validators": [RegexValidator(NAME_RE, "not a metric name")]},
+    "window_seconds": bounds(1, 86400, "between 1 and 86400 seconds"),
+}
+
+
 class SelectorValidation:
     """Checks shared by rules and their conditions: a metric, its label matchers, a window."""
-
-    def validate_metric(self, value: str) -> str:
-        if not NAME_RE.match(value):
-            raise serializers.ValidationError("not a metric name")
-        return value
 
     def validate_labels(self, value: Any) -> dict[str, str]:
         if not isinstance(value, dict) or not all(
@@ -69,16 +73,12 @@ class SelectorValidation:
             raise serializers.ValidationError("labels must be an object of label name → string")
         return value
 
-    def validate_window_seconds(self, value: int) -> int:
-        if not 1 <= value <= 86400:
-            raise serializers.ValidationError("between 1 and 86400 seconds")
-        return value
-
 
 class AlertConditionSerializer(SelectorValidation, serializers.ModelSerializer):
     class Meta:
         model = AlertCondition
         fields = ["metric", "labels", "aggregation", "window_seconds", "comparator", "threshold"]
+        extra_kwargs = SELECTOR_KWARGS
 
 
 class AlertRuleSerializer(SelectorValidation, serializers.ModelSerializer):
@@ -118,15 +118,11 @@ class AlertRuleSerializer(SelectorValidation, serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["created_at"]
+        extra_kwargs = {**SELECTOR_KWARGS, "anomaly_history_days": bounds(1, 90, "between 1 and 90 days")}
 
     def validate_conditions(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(value) > 10:
             raise serializers.ValidationError("at most 10 conditions")
-        return value
-
-    def validate_anomaly_history_days(self, value: int) -> int:
-        if not 1 <= value <= 90:
-            raise serializers.ValidationError("between 1 and 90 days")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +163,7 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["created_at"]
+        extra_kwargs = {"duration_minutes": bounds(1, 7 * 1440, "between 1 minute and 7 days")}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         matchers = attrs.get("matchers", getattr(self.instance, "matchers", {}))
@@ -176,11 +173,6 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
         return attrs
-
-    def validate_duration_minutes(self, value: int) -> int:
-        if not 1 <= value <= 7 * 1440:
-            raise serializers.ValidationError("between 1 minute and 7 days")
-        return value
 
 
 class SilenceSerializer(serializers.ModelSerializer):

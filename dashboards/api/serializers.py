@@ -91,5 +91,5 @@ class LayoutSerializer(serializers.Serializer):
 class ImportSerializer(serializers.Serializer):
     """An exported dashboard document; ``shared`` makes the new dashboard visible to everyone."""
 
-    dashboard = serializers.JSONField(help_text="The document GET /api/v1/dashboards/{id}/export/ returned.")
+    dashboard = serializers.DictField(help_text="The document GET /api/v1/dashboards/{id}/export/ returned.")
     shared = serializers.BooleanField(default=False)

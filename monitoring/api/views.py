@@ -64,12 +64,22 @@ def parse_time(raw: str | None, field: str, default: datetime) -> datetime:
     return parsed
 
 
+def parse_matchers(request: Request) -> dict[str, str]:
+    """``label.<name>=<value>`` parameters as a matcher set; NUL cannot be stored or matched
+    (PostgreSQL text refuses it), so a value holding one is a 400, not a failed query."""
+    matchers = {key[6:]: value for key, value in request.query_params.items() if key.startswith("label.") and key[6:]}
+    for name, value in matchers.items():
+        if "\x00" in name or "\x00" in value:
+            raise ApiError("Label matchers may not contain NUL characters.", details={"field": f"label.{name!r}"})
+    return matchers
+
+
 def parse_filters(request: Request) -> tuple[str, dict[str, str], datetime, datetime]:
     params = request.query_params
     metric = params.get("metric", "")
     if not is_metric_name(metric):
         raise ApiError("`metric` is required and must be a metric name.", details={"field": "metric"})
-    matchers = {key[6:]: value for key, value in params.items() if key.startswith("label.") and key[6:]}
+    matchers = parse_matchers(request)
     end = parse_time(params.get("to"), "to", datetime.now(UTC))
     start = parse_time(params.get("from"), "from", end - timedelta(hours=1))
     if end <= start:
@@ -148,7 +158,7 @@ class SeriesListView(APIView):
         metric = request.query_params.get("metric", "")
         if not is_metric_name(metric):
             raise ApiError("`metric` is required and must be a metric name.", details={"field": "metric"})
-        matchers = {k[6:]: v for k, v in request.query_params.items() if k.startswith("label.") and k[6:]}
+        matchers = parse_matchers(request)
         series = query.series_matching(metric, matchers)[:MAX_SERIES_PER_QUERY]
         return Response({"series": [{"id": s.id, "metric": metric, "labels": s.labels} for s in series]})
 

@@ -19,9 +19,26 @@ from hypothesis import HealthCheck, Phase, settings
 from accounts.models import ApiToken
 
 EXAMPLES = 6
-# Every check runs but these two (schema and validation disagreeing about what is acceptable,
-# e.g. numeric ranges enforced in serializers' validate_* methods that the schema does not show).
-NOT_YET = [schemathesis.checks.positive_data_acceptance, schemathesis.checks.negative_data_rejection]
+# The two checks that the schema and the validation agree on what is acceptable, left out only on
+# the operations named here, each for a rule the schema does not (yet) carry.
+AGREEMENT = [schemathesis.checks.positive_data_acceptance, schemathesis.checks.negative_data_rejection]
+NOT_YET: dict[str, str] = {
+    "POST /api/v1/alert-rules/": "kind-specific requirements (a threshold rule needs a critical threshold)",
+    "POST /api/v1/checks/": "Check.clean(): kind-specific target and expect, interval/timeout/retries/SLA bounds",
+    "POST /api/v1/dashboards/": "DRF's BooleanField takes 0 and 1 for a boolean",
+    "POST /api/v1/dashboards/import/": "the exported document's shape is checked by the importer",
+    "GET /api/v1/export/": "from before to, time syntax (RFC 3339 or epoch seconds, 1970-9999)",
+    "GET /api/v1/query/": "from before to, time syntax, step bounds",
+    "POST /api/v1/ingest/": "the doors' one validator (name syntax per sample), not in the schema",
+    "GET /api/v1/loadtest/runs/": "the scenario filter refuses ids of no scenario",
+    "POST /api/v1/loadtest/scenarios/": "endpoint count, processes bounded by the CPU count",
+    "POST /api/v1/maintenance-windows/": "IANA time zone names; a matcher or match_all",
+    "POST /api/v1/notification-channels/": "config's shape depends on kind",
+    "GET /api/v1/reports/sla/": "month as YYYY-MM",
+    "POST /api/v1/scrape-targets/": "the URL must resolve to an allowed address; timeout at most the interval",
+    "POST /api/v1/scrape-targets/import/": "a Prometheus scrape_configs document",
+    "POST /api/v1/silences/": "a matcher or match_all; ends after it starts",
+}
 # Requests that would send something out (a load test, a notification, a scrape, a probe).
 OUTSIDE = re.compile(r"^/api/v1/(loadtest/runs/$|notification-channels/\{[^}]+\}/test/$|.*/(run|scrape|probe)/$)")
 
@@ -54,7 +71,8 @@ def admin_token(owner) -> str:
     phases=[Phase.explicit, Phase.generate],
 )
 def test_every_operation_answers_within_its_schema(db, case, admin_token, settings_fixture_outbound):
-    case.call_and_validate(headers={"Authorization": f"Bearer {admin_token}"}, excluded_checks=NOT_YET)
+    excluded = AGREEMENT if f"{case.operation.method.upper()} {case.operation.path}" in NOT_YET else []
+    case.call_and_validate(headers={"Authorization": f"Bearer {admin_token}"}, excluded_checks=excluded)
 
 
 @pytest.fixture

@@ -45,6 +45,12 @@ def test_out_of_range_query_times_are_a_400(api_as, viewer, params):
     assert answer.status_code == 400 and answer.json()["error"]["details"]["field"] in params
 
 
+@pytest.mark.parametrize("path", ["/api/v1/series/", "/api/v1/query/", "/api/v1/export/"])
+def test_a_label_matcher_holding_nul_is_a_400_not_a_failed_query(api_as, viewer, path):
+    answer = api_as(viewer).get(path, {"metric": "cpu", "label.host": "web\x001"})
+    assert answer.status_code == 400 and "NUL" in answer.json()["error"]["message"]
+
+
 def test_an_unknown_api_path_answers_the_json_envelope_even_under_debug(api_as, viewer, settings):
     settings.DEBUG = True
     answer = api_as(viewer).get("/api/v1/no-such-thing/")
