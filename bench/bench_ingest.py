@@ -121,6 +121,8 @@ def _start_web(port: int, processes: int) -> subprocess.Popen[bytes]:
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "DB_POOL_SIZE": "8",
+        # The web as `make run` runs it: test settings (this process) turn the pool off.
+        "DB_POOL": "1",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "config.launcher", "web"],

@@ -39,9 +39,12 @@ SEISMO_PREFIXES = (
 
 def source_of(request: HttpRequest) -> str:
     """Seismo's own traffic and load-test traffic are tagged so users can filter them out."""
-    if LOADTEST_HEADER in request.META:
+    return source_for(request.path, loadtest=LOADTEST_HEADER in request.META)
+
+
+def source_for(path: str, *, loadtest: bool) -> str:
+    if loadtest:
         return "loadtest"
-    path = request.path
     if path == "/" or path.startswith(SEISMO_PREFIXES):
         return "seismo"
     return "app"
@@ -106,7 +109,7 @@ class RequestStats:
 stats = RequestStats()
 
 
-class _QueryCounter:
+class QueryCounter:
     __slots__ = ("count", "seconds")
 
     def __init__(self) -> None:
@@ -128,7 +131,7 @@ class RequestMetricsMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         stats.in_flight += 1
-        queries = _QueryCounter()
+        queries = QueryCounter()
         started = time.perf_counter()
         status = 500
         size = 0

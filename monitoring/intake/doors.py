@@ -109,7 +109,7 @@ class Outcome:
     messages: list[str]
 
 
-def _busy(exc: Exception) -> DoorError:
+def unavailable(exc: Exception) -> DoorError:
     logger.warning("intake: database unavailable: %s", exc)
     return DoorError(f"storage is unavailable, retry later: {type(exc).__name__}", status=503, code="unavailable")
 
@@ -123,9 +123,9 @@ def remote_write_body(body: bytes, source: str) -> Outcome:
             columns, source=f"remote_write:{source}", topic=topics.BASIC, cache=cache_for("rw", source)
         )
     except (OperationalError, InterfaceError) as exc:
-        raise _busy(exc) from None
+        raise unavailable(exc) from None
     except DatabaseError as exc:
-        raise _busy(exc) from None
+        raise unavailable(exc) from None
     return Outcome(result.accepted, result.refused_count, result.messages())
 
 
@@ -143,6 +143,6 @@ def otlp_body(body: bytes, content_type: str, content_encoding: str, source: str
             cache=cache_for("otlp", source),
         )
     except (OperationalError, InterfaceError, DatabaseError) as exc:
-        raise _busy(exc) from None
+        raise unavailable(exc) from None
     messages = translation.reasons + result.messages()
     return Outcome(result.accepted, result.refused_count + translation.rejected, messages), as_json
