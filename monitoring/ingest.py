@@ -13,6 +13,7 @@ import time
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -300,13 +301,13 @@ def accept_columns(
     if not len(columns):
         return result
     get = cache.ids.get
-    ids = np.fromiter((get(key, 0) for key in keys), dtype=np.int64, count=len(keys))
+    ids = np.fromiter(map(get, keys, repeat(0)), dtype=np.int64, count=len(keys))
     if not ids.all():
         unknown = [keys[i] for i in np.flatnonzero(ids == 0).tolist()]
         missing = [key for key in dict.fromkeys(unknown) if key not in cache.refused]
         if missing:
             _resolve_keys(missing, columns, source, cache)
-            ids = np.fromiter((get(key, 0) for key in keys), dtype=np.int64, count=len(keys))
+            ids = np.fromiter(map(get, keys, repeat(0)), dtype=np.int64, count=len(keys))
         per_key = np.bincount(columns.series_index, minlength=len(keys))
         for i in np.flatnonzero(ids == 0).tolist():
             result.refuse(cache.refused.get(keys[i], "refused"), int(per_key[i]))

@@ -160,7 +160,9 @@ def resource_labels(resource: Any, allow: Iterable[str]) -> list[tuple[str, str]
 class Translation:
     """Points gathered from one request, as Prometheus samples (plus what could not be taken)."""
 
-    keys: list[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=list)
+    # (name, sorted labels), or for a plain gauge/sum point (name, resource labels, the point's
+    # attributes as protobuf serialized them): a known series then costs no per-label work.
+    keys: list[tuple[Any, ...]] = field(default_factory=list)
     ts_ms: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     # Indexes (into keys/values) whose value is a delta to add to the series' running total.
@@ -172,6 +174,11 @@ class Translation:
         if delta:
             self.delta.append(len(self.values))
         self.keys.append((name, labels))
+        self.ts_ms.append(ts_ms)
+        self.values.append(value)
+
+    def add_point(self, key: tuple[str, tuple[tuple[str, str], ...], bytes], ts_ms: int, value: float) -> None:
+        self.keys.append(key)
         self.ts_ms.append(ts_ms)
         self.values.append(value)
 
@@ -197,6 +204,8 @@ def _ms(nanos: int, now_ms: int) -> int:
 
 
 def translate(request: ExportMetricsServiceRequest, now_ms: int) -> Translation:
+    """The request's points as samples. Gauge and sum points are consumed: their time and value
+    fields are cleared once read (what is left is their series key)."""
     out = Translation()
     allow = settings.OTLP_RESOURCE_LABELS
     for resource_metrics in request.resource_metrics:
@@ -218,12 +227,30 @@ def _translate_metric(metric: Any, base: list[tuple[str, str]], now_ms: int, out
             # A delta up-down counter still sums to a level; treat it like the monotonic ones.
             pass
         name = metric_name(metric.name, unit, counter=counter, gauge=not counter)
+        if delta:  # running totals are kept per canonical labels (accumulate_deltas)
+            for point in data.data_points:
+                if point.flags & NO_RECORDED_VALUE:
+                    continue
+                which = point.WhichOneof("value")
+                value = float(point.as_int) if which == "as_int" else point.as_double
+                out.add(name, _labels(base, point.attributes), _ms(point.time_unix_nano, now_ms), value, True)
+            return
+        resource = tuple(base)
         for point in data.data_points:
             if point.flags & NO_RECORDED_VALUE:
                 continue
             which = point.WhichOneof("value")
             value = float(point.as_int) if which == "as_int" else point.as_double
-            out.add(name, _labels(base, point.attributes), _ms(point.time_unix_nano, now_ms), value, delta)
+            ts = _ms(point.time_unix_nano, now_ms)
+            # What is left of the point is its attributes (and flags): protobuf serializes them
+            # into the series key; only a series not seen before has them decoded (_decode).
+            point.ClearField("time_unix_nano")
+            point.ClearField("start_time_unix_nano")
+            if which:
+                point.ClearField(which)
+            if point.exemplars:
+                point.ClearField("exemplars")
+            out.add_point((name, resource, point.SerializeToString()), ts, value)
     elif kind == "histogram":
         name = metric_name(metric.name, unit)
         delta = metric.histogram.aggregation_temporality == DELTA
@@ -372,6 +399,13 @@ def to_columns(translation: Translation) -> Columns:
 
 
 def _decode(key: Any) -> tuple[str, dict[str, str]]:
+    if len(key) == 3:  # a gauge/sum point's key: its attributes still serialized
+        name, resource, point = key
+        try:
+            attributes = metrics_pb2.NumberDataPoint.FromString(point).attributes
+        except DecodeError as exc:
+            raise ValueError(f"{name}: point attributes are not valid protobuf: {exc}") from None
+        return name, dict(_labels(list(resource), attributes))
     name, labels = key
     return name, dict(labels)
 

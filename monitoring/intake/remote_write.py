@@ -2,9 +2,11 @@
 
 The schema is our own small copy of prometheus/prompb (types.proto + remote.proto), built at
 import time with ``descriptor_pb2`` so no generated code is checked in. Decoding uses a second,
-wire-compatible view of it in which a series' labels stay undecoded ``bytes``: the labels of a
-series Seismo has already seen are then only a dictionary key (no per-label Python objects), and
-only a series never seen before is decoded label by label with the full schema.
+wire-compatible view of it in which a series' labels stay undecoded ``bytes`` inside protobuf:
+once the samples are read, protobuf itself serializes each series' labels (and only them) back
+into one ``bytes`` — the series key. The labels of a series Seismo has already seen are then
+only a dictionary key (no per-label Python objects), and only a series never seen before is
+decoded label by label with the full schema.
 """
 
 from __future__ import annotations
@@ -54,13 +56,16 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
         ("timeseries", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.TimeSeries"),
         ("metadata", 3, _F.TYPE_MESSAGE, many, ".seismo.prompb.MetricMetadata"),
     )
-    # The same wire format, labels left as bytes (a length-delimited field either way).
+    # The same wire format, labels left as bytes (a length-delimited field either way); other
+    # fields (exemplars, native histograms) are unknown here and dropped from the key.
     message(
         "LazyTimeSeries",
         ("labels", 1, _F.TYPE_BYTES, many, ""),
         ("samples", 2, _F.TYPE_MESSAGE, many, ".seismo.prompb.Sample"),
     )
     message("LazyWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.LazyTimeSeries"))
+    # A series key parsed back: its labels only.
+    message("LabelSet", ("labels", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.Label"))
     return proto
 
 
@@ -77,15 +82,14 @@ Sample = _class("Sample")
 TimeSeries = _class("TimeSeries")
 WriteRequest = _class("WriteRequest")
 _LazyWriteRequest = _class("LazyWriteRequest")
+_LabelSet = _class("LabelSet")
 
 
-def decode_labels(key: tuple[bytes, ...]) -> tuple[str, dict[str, str]]:
-    """(metric name, other labels) of a series from its undecoded labels (the cache-miss path)."""
+def decode_labels(key: bytes) -> tuple[str, dict[str, str]]:
+    """(metric name, other labels) of a series from its serialized labels (the cache-miss path)."""
     labels: dict[str, str] = {}
-    parse = Label.FromString
     try:
-        for raw in key:
-            label = parse(raw)
+        for label in _LabelSet.FromString(key).labels:
             if label.name in labels:
                 raise ValueError(f"label {label.name!r} appears twice")
             labels[label.name] = label.value
@@ -119,24 +123,21 @@ def decode(body: bytes) -> Columns:
         request.ParseFromString(raw)
     except DecodeError as exc:
         raise DoorError(f"body is not a protobuf WriteRequest: {exc}") from None
-    keys: list[tuple[bytes, ...]] = []
-    counts: list[int] = []
-    values: list[float] = []
-    stamps: list[int] = []
-    add_value, add_stamp = values.append, stamps.append
-    for series in request.timeseries:
-        samples = series.samples
-        n = len(samples)
-        if n == 1:
-            sample = samples[0]
-            add_value(sample.value)
-            add_stamp(sample.timestamp)
-        else:
-            for sample in samples:
-                add_value(sample.value)
-                add_stamp(sample.timestamp)
-        keys.append(tuple(series.labels))
-        counts.append(n)
+    series = request.timeseries
+    lists = [item.samples for item in series]
+    counts = list(map(len, lists))
+    if counts.count(1) == len(counts):  # one sample per series, as Prometheus sends
+        samples = [item[0] for item in lists]
+    else:
+        samples = [sample for item in lists for sample in item]
+    values = [sample.value for sample in samples]
+    stamps = [sample.timestamp for sample in samples]
+    # What is left of each series once its samples are cleared (and unknown fields dropped) is
+    # its labels: protobuf serializes them into the key without a Python object per label.
+    for item in series:
+        item.ClearField("samples")
+    request.DiscardUnknownFields()
+    keys = [item.SerializeToString() for item in series]
     index = np.repeat(np.arange(len(keys), dtype=np.int64), np.asarray(counts, dtype=np.int64))
     return Columns(
         keys=keys,
