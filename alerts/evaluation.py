@@ -21,8 +21,7 @@ from django.db import connection
 
 from alerts.choices import Direction, Match, NoData, RuleKind
 from alerts.models import COMPARE, AlertRule
-from monitoring.models import Series
-from monitoring.store.query import aggregate_window
+from monitoring.store.query import SeriesRef, aggregate_window
 from monitoring.store.series import labels_key
 
 # An anomaly baseline needs this many 1-minute points (seasonal ones first, else any).
@@ -33,7 +32,7 @@ MIN_RELATIVE_DEVIATION = 0.01
 # An anomaly alert recovers once the score is below this share of the sensitivity.
 ANOMALY_RECOVERY = 0.8
 
-Rows = list[tuple[Series, float | None]]
+Rows = list[tuple[SeriesRef, float | None]]
 
 
 @dataclass(frozen=True)
@@ -176,7 +175,7 @@ def evaluate(
     now: datetime,
     open_keys: dict[int, set[str]] | None = None,
     window: Window | None = None,
-) -> dict[int, list[tuple[Series, Verdict]]]:
+) -> dict[int, list[tuple[SeriesRef, Verdict]]]:
     """Each rule's verdict for each of its series (rules should prefetch ``conditions``).
 
     With ``open_keys`` (rule id → label keys of its open alerts) only the series that can
@@ -185,7 +184,7 @@ def evaluate(
     comparison per series, nothing more.
     """
     window = window or Window(now)
-    out: dict[int, list[tuple[Series, Verdict]]] = {}
+    out: dict[int, list[tuple[SeriesRef, Verdict]]] = {}
     for rule in rules:
         rows = window.rows(rule.metric, rule.labels, rule.window_seconds, rule.aggregation)
         # Each condition is judged once per series of its own metric, not once per pair.

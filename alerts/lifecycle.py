@@ -27,7 +27,7 @@ from alerts.models import Alert, AlertRule
 from alerts.stream import announce
 from alerts.suppressions import Suppressions
 from alerts.templating import render_summary
-from monitoring.models import Series
+from monitoring.store.query import SeriesRef
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class RulePass:
     open_alerts: dict[str, Alert]
     changed: list[Alert] = field(default_factory=list)
 
-    def apply(self, series: Series, verdict: Verdict) -> None:
+    def apply(self, series: SeriesRef, verdict: Verdict) -> None:
         rule, alert = self.rule, self.open_alerts.get(series.labels_key)
         severity, recovered = verdict.severity, verdict.recovered
         if verdict.value is None:
@@ -59,7 +59,7 @@ class RulePass:
         elif alert is not None and recovered:
             self._recovered(alert, verdict.value)
 
-    def _breaching(self, alert: Alert | None, series: Series, verdict: Verdict, severity: str) -> None:
+    def _breaching(self, alert: Alert | None, series: SeriesRef, verdict: Verdict, severity: str) -> None:
         summary = render_summary(self.rule, series.labels, verdict.value, verdict.detail)
         if alert is None:
             alert = Alert.start(self.rule, series.labels, series.labels_key, severity, verdict.value, self.now)

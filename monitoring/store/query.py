@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from django.conf import settings
@@ -20,10 +20,20 @@ from monitoring.choices import Aggregation
 from monitoring.models import Series
 from monitoring.rules import MAX_POINTS, MAX_SERIES_PER_QUERY
 from monitoring.store import raw_read
+from monitoring.store.chunks import groups as equal_runs
 from monitoring.store.chunks import to_us
 
 # Storage tier → the resolution (seconds) of its rows.
 TIER_SECONDS = {"raw": 1, "1m": 60, "1h": 3600}
+
+
+class SeriesRef(NamedTuple):
+    """What a window aggregate says of each series it read: building ten thousand ``Series``
+    models costs more than the query (alert evaluation reads these three fields)."""
+
+    id: int
+    labels: dict[str, str]
+    labels_key: str
 
 
 def series_matching(metric: str, matchers: dict[str, str] | None = None) -> QuerySet[Series]:
@@ -212,8 +222,10 @@ def _raw_bucketed(ids: list[int], start: datetime, end: datetime, step: int, agg
         for sid, buckets in found.items():
             out[sid] = [[b / 1e6, value] for b, value in sorted(buckets.items())]
         return out
-    for sid, buckets in raw_read.bucket_stats(ids, begin, finish, step_us).items():
-        out[sid] = [[b / 1e6, stats.value(agg)] for b, stats in sorted(buckets.items())]
+    found = raw_read.bucket_stats(ids, begin, finish, step_us)
+    stamps, values = (found.bucket / 1e6).tolist(), found.values(agg)
+    for sid, lo, hi in equal_runs(found.sid):
+        out[sid] = [list(point) for point in zip(stamps[lo:hi], values[lo:hi], strict=True)]
     return out
 
 
@@ -224,15 +236,15 @@ def aggregate_window(
     agg: str,
     now: datetime | None = None,
     limit: int | None = MAX_SERIES_PER_QUERY,
-) -> list[tuple[Series, float | None]]:
+) -> list[tuple[SeriesRef, float | None]]:
     """One aggregated value per matching series over the last ``window_seconds`` (None: no data).
 
     ``limit=None`` takes every matching series (alert evaluation must not skip any)."""
     _check_agg(agg)
     now = now or datetime.now(UTC)
-    # What alert evaluation reads of a series; building 10k full models costs more than the query.
-    queryset = series_matching(metric, matchers).only("id", "metric_id", "labels", "labels_key")
-    series = list(queryset if limit is None else queryset[:limit])
+    queryset = series_matching(metric, matchers).values_list("id", "labels_key")
+    # The labels from their canonical JSON (orjson): Django's jsonb converter costs more.
+    series = [SeriesRef(sid, orjson.loads(key), key) for sid, key in (queryset if limit is None else queryset[:limit])]
     # (now - window, now] in whole microseconds, PostgreSQL's resolution.
     begin, finish = to_us(now - timedelta(seconds=window_seconds)) + 1, to_us(now) + 1
     if not series:
@@ -245,17 +257,17 @@ def aggregate_window(
         values = {sid: buckets[0] for sid, buckets in found.items()}
     else:
         stats = raw_read.bucket_stats(ids, begin, finish, None)
-        values = {sid: buckets[0].value(agg) for sid, buckets in stats.items()}
+        values = dict(zip(stats.sid.tolist(), stats.values(agg), strict=True))
     return [(s, values.get(s.id)) for s in series]
 
 
 def _histogram_window(
     metric: str, matchers: dict[str, str] | None, begin: int, finish: int, q: float
-) -> list[tuple[Series, float | None]]:
+) -> list[tuple[SeriesRef, float | None]]:
     """``aggregate_window`` of a quantile over a histogram: per label set, the q-quantile of what
     its cumulative buckets counted in the window. Each label set is represented by its ``+Inf``
     bucket series (a stable id) carrying the label set without ``le``."""
-    groups: dict[str, tuple[Series | None, list[tuple[float, int]]]] = {}
+    groups: dict[str, tuple[SeriesRef | None, list[tuple[float, int]]]] = {}
     for series in series_matching(f"{metric}_bucket", matchers):
         try:
             bound = float(series.labels.get("le", ""))
@@ -266,26 +278,31 @@ def _histogram_window(
         anchor, members = groups.get(key, (None, []))
         members.append((bound, series.id))
         if math.isinf(bound):
-            series.labels = labels
-            anchor = series
+            anchor = SeriesRef(series.id, labels, series.labels_key)
         groups[key] = (anchor, members)
     ids = [sid for _, members in groups.values() for _, sid in members]
     if not ids:
         return []
-    stats = raw_read.bucket_stats(ids, begin, finish, None)
-    out: list[tuple[Series, float | None]] = []
+    found = raw_read.bucket_stats(ids, begin, finish, None)
+    stats = {
+        sid: (count, first, last)
+        for sid, count, first, last in zip(
+            found.sid.tolist(), found.count.tolist(), found.first.tolist(), found.last.tolist(), strict=True
+        )
+    }
+    out: list[tuple[SeriesRef, float | None]] = []
     for anchor, members in groups.values():
         if anchor is None:
             continue
         counted = []
         for bound, sid in members:
-            found = stats.get(sid)
-            if not found:
+            entry = stats.get(sid)
+            if not entry:
                 continue
-            window = found[0]
+            count, first, last = entry
             # One sample in the window: its cumulative count is all there is to go on.
-            increase = window.last - window.first if window.count > 1 else window.last
-            counted.append((bound, increase if increase >= 0 else window.last))
+            increase = last - first if count > 1 else last
+            counted.append((bound, increase if increase >= 0 else last))
         out.append((anchor, bucket_quantile(q, counted) if counted else None))
     return out
 
