@@ -215,6 +215,26 @@ def test_charts_redraw_in_the_new_colours_when_the_theme_changes(chromium, edito
     assert errors == []
 
 
+def test_an_editor_removes_one_widget_with_its_button(chromium, editor):
+    browser, base = chromium
+    board = dashboard_services.create_dashboard(
+        editor,
+        {"title": "Two widgets", "time_range": "1h"},
+        [
+            {"kind": "stat", "metric": "ui_keep", "title": "Keep"},
+            {"kind": "stat", "metric": "ui_drop", "title": "Drop"},
+        ],
+    )
+    page, errors = _session(browser, base, "editor")
+    page.goto(f"{base}/dashboards/{board.pk}/")
+    page.click("button[aria-label='Remove widget Drop']")
+    page.wait_for_url(f"{base}/dashboards/{board.pk}/")
+    page.wait_for_selector("h2.widget-title:has-text('Keep')")
+    assert page.locator("h2.widget-title").all_inner_texts() == ["Keep"]
+    assert list(board.widgets.values_list("title", flat=True)) == ["Keep"]
+    assert errors == []
+
+
 def test_keyboard_users_reach_the_controls_and_see_where_focus_is(chromium, editor):
     browser, base = chromium
     page, errors = _session(browser, base, "editor")
