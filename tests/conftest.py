@@ -21,6 +21,7 @@ from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
+from config.launcher import DEPLOYMENT_VARIABLES
 from tests.stands import Stand
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -164,25 +165,9 @@ def children_database_url() -> str:
     return f"postgres://{auth}@{host}{port}/{db['NAME']}"
 
 
-# The README's deployment variables a developer's shell may carry (admin login, listen address,
-# SMTP server, outbound allowlist): a process a test starts does not inherit them — each test
-# passes what it wants, so the suite behaves the same with or without them set.
-SHELL_SETTINGS = (
-    "DJANGO_SUPERUSER_USERNAME",
-    "DJANGO_SUPERUSER_PASSWORD",
-    "DJANGO_SUPERUSER_EMAIL",
-    "HOST",
-    "PORT",
-    "WEB_CONCURRENCY",
-    "EMAIL_HOST",
-    "EMAIL_PORT",
-    "EMAIL_HOST_USER",
-    "EMAIL_HOST_PASSWORD",
-    "EMAIL_USE_TLS",
-    "DEFAULT_FROM_EMAIL",
-    "OUTBOUND_ALLOWLIST",
-    "SEISMO_PUBLIC_URL",
-)
+# `config.launcher test` drops the README's deployment variables from the suite's environment;
+# a bare `pytest` keeps them from the processes the tests start, at least.
+SHELL_SETTINGS = DEPLOYMENT_VARIABLES
 
 
 def shell_free_environ() -> dict[str, str]:
