@@ -8,11 +8,13 @@ family. Counters are reported as totals (use ``agg=rate`` to see them per second
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import math
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -72,6 +74,44 @@ def _seismo_processes() -> list[tuple[str, psutil.Process]]:
     return found
 
 
+# The kernel's TCP states as /proc/net/tcp numbers them, named as psutil names them.
+TCP_STATES = {
+    "01": "ESTABLISHED",
+    "02": "SYN_SENT",
+    "03": "SYN_RECV",
+    "04": "FIN_WAIT1",
+    "05": "FIN_WAIT2",
+    "06": "TIME_WAIT",
+    "07": "CLOSE",
+    "08": "CLOSE_WAIT",
+    "09": "LAST_ACK",
+    "0A": "LISTEN",
+    "0B": "CLOSING",
+}
+
+
+def tcp_states() -> dict[str, int]:
+    """TCP sockets per state. On Linux straight from /proc/net/tcp{,6}: psutil.net_connections
+    also maps every socket to its process by walking each process's open files, which made it
+    most of the collectors' CPU (~25 ms a call with 150 processes) for counts that need no pid."""
+    states: dict[str, int] = {}
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if tables[0].exists():
+        for table in tables:
+            with contextlib.suppress(OSError), table.open() as lines:
+                next(lines, None)  # the header
+                for line in lines:
+                    state = TCP_STATES.get(line.split(maxsplit=4)[3], "NONE")
+                    states[state] = states.get(state, 0) + 1
+        return states
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            states[conn.status] = states.get(conn.status, 0) + 1
+    except (psutil.AccessDenied, OSError):
+        pass
+    return states
+
+
 def system_medium() -> list[Row]:
     load1, load5, load15 = os.getloadavg()
     rows: list[Row] = [
@@ -87,13 +127,7 @@ def system_medium() -> list[Row]:
             ("system_disk_io_ops_total", {"device": device, "direction": "read"}, io.read_count),
             ("system_disk_io_ops_total", {"device": device, "direction": "write"}, io.write_count),
         ]
-    states: dict[str, int] = {}
-    try:
-        for conn in psutil.net_connections(kind="tcp"):
-            states[conn.status] = states.get(conn.status, 0) + 1
-    except (psutil.AccessDenied, OSError):
-        pass
-    rows += [("system_open_connections", {"state": state.lower()}, count) for state, count in states.items()]
+    rows += [("system_open_connections", {"state": state.lower()}, count) for state, count in tcp_states().items()]
     for role, proc in _seismo_processes():
         labels = {"role": role, "pid": str(proc.pid)}
         try:

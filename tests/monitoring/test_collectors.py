@@ -1,5 +1,7 @@
+import socket
 import time
 
+import psutil
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -34,6 +36,18 @@ def test_system_collectors_read_sane_changing_values():
     again = collectors.system_fast()
     rx_after = sum(v for n, lab, v in again if n == "system_network_bytes_total" and lab["direction"] == "rx")
     assert rx_after >= rx_before
+
+
+def test_open_connections_count_sockets_by_state_named_as_psutil_names_them():
+    with (
+        socket.create_server(("127.0.0.1", 0)) as server,
+        socket.create_connection(server.getsockname()),
+        server.accept()[0],
+    ):
+        counts = {lab["state"]: v for n, lab, v in collectors.system_medium() if n == "system_open_connections"}
+    assert counts["listen"] >= 1
+    assert counts["established"] >= 2  # both ends of the pair
+    assert set(counts) <= {getattr(psutil, name).lower() for name in dir(psutil) if name.startswith("CONN_")}
 
 
 def test_database_collector_sees_commits_grow():
