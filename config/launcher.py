@@ -210,6 +210,8 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)  # monotonic times, within the window
     restart_due: float | None = None
+    started_at: float = 0.0  # monotonic
+    quick_deaths: int = 0  # consecutive deaths within STARTUP_SECONDS of a start
 
 
 def restart_limit() -> tuple[int, float]:
@@ -225,10 +227,16 @@ def restart_limit() -> tuple[int, float]:
     return limit, window
 
 
-def backoff(recent_restarts: int) -> float:
-    """The first restart is immediate; each further one within the window waits twice as long
-    (1, 2, 4, 8 s, at most 10 s), so a child that cannot start does not spin."""
-    return 0.0 if recent_restarts == 0 else min(10.0, 2.0 ** (recent_restarts - 1))
+# A child that ran this long had started successfully (supervisord's ``startsecs``): when it
+# dies later, it is restarted at once, however often it was restarted before.
+STARTUP_SECONDS = 5.0
+
+
+def backoff(quick_deaths: int) -> float:
+    """The first restart is immediate; each further one after a child died again within
+    STARTUP_SECONDS of its start waits twice as long (1, 2, 4, 8 s, at most 10 s), so a child
+    that cannot start does not spin, and one killed after running fine is back at once."""
+    return 0.0 if quick_deaths <= 1 else min(10.0, 2.0 ** (quick_deaths - 2))
 
 
 class Supervisor:
@@ -268,6 +276,7 @@ class Supervisor:
             if output:
                 output.close()
         child.restart_due = None
+        child.started_at = time.monotonic()
 
     def _request_stop(self, signum: int, frame: object) -> None:
         self.stopping = True
@@ -288,7 +297,7 @@ class Supervisor:
             code = child.process.poll() if child.process else None
             if child.process is None or code is None:
                 continue
-            _kill_group(child.process.pid)  # whatever it left behind (e.g. PostgreSQL backends)
+            _kill_group(child.process.pid, wait=STOP_TIMEOUT)  # what it left behind (PostgreSQL backends)
             if not self.restart:
                 fail(f"{child.name} exited with code {code}; stopping everything.", 1)
                 return 1
@@ -300,7 +309,8 @@ class Supervisor:
                     1,
                 )
                 return 1
-            delay = backoff(len(child.restarts))
+            child.quick_deaths = child.quick_deaths + 1 if now - child.started_at < STARTUP_SECONDS else 1
+            delay = backoff(child.quick_deaths)
             child.restarts.append(now)
             number = self.restart_log.record(child.name, code) if self.restart_log else len(child.restarts)
             say(f"{child.name} exited with code {code}; restarting it (restart {number}, in {delay:.0f} s)")
@@ -343,9 +353,31 @@ class Supervisor:
             process.wait()
 
 
-def _kill_group(pid: int) -> None:
+def _kill_group(pid: int, wait: float = 0.0) -> None:
+    """SIGKILL the process group ``pid`` leads; with ``wait``, return once none of it is left
+    running (at most that many seconds): a restarted PostgreSQL refuses to start while a
+    backend of its predecessor still holds the shared memory."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    while _group_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still running (zombies have let go of everything)."""
+    for entry in Path("/proc").iterdir() if sys.platform.startswith("linux") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp …: comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def daphne_argv(fd: int) -> list[str]:

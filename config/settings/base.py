@@ -118,6 +118,11 @@ if env.bool("DB_POOL", default=True):
         # A request waits this long for a connection before it answers 503: with PostgreSQL
         # down it must not hang (the pool would retry connecting for the whole wait).
         "timeout": env.float("DB_POOL_TIMEOUT", default=1.5),
+        # A connection attempt that keeps failing gives up after this long (psycopg's default,
+        # 5 minutes, backs off to 16 s and more between tries, so a PostgreSQL that restarted
+        # was noticed only that late); the next request that needs a connection starts a new
+        # attempt at once, so while requests come, a returning database is seen within ~1 s.
+        "reconnect_timeout": env.float("DB_POOL_RECONNECT_SECONDS", default=2.0),
     }
 # libpq's minimum: a server that does not answer (host down) fails the connect after 2 s.
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=2)

@@ -228,3 +228,65 @@ def test_benchmarks_get_their_own_database():
     assert url.endswith("_bench") and url == bench_database(children_database_url())  # idempotent
     with psycopg.connect(url.replace("postgres://", "postgresql://")) as conn:
         assert conn.execute("SELECT current_database()").fetchone()[0].endswith("_bench")
+
+
+def supervise_until(supervisor, restarts: int, capsys, timeout: float = 60) -> list[str]:
+    """Run supervision passes until ``restarts`` restart lines were said (or a crash loop)."""
+    said: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if supervisor.check() is not None:
+            break
+        said += [line for line in capsys.readouterr().out.splitlines() if "restarting it" in line]
+        if len(said) >= restarts:
+            break
+        time.sleep(0.05)
+    return said
+
+
+def test_a_child_that_ran_fine_is_restarted_at_once_and_one_that_cannot_start_backs_off(capsys, monkeypatch):
+    from config import launcher
+
+    monkeypatch.setattr(launcher, "STARTUP_SECONDS", 2.0)
+    supervisor = launcher.Supervisor()
+    try:
+        # Killed (here: exits) after running past its startup time, three times in a minute.
+        supervisor.spawn("steady", ["sh", "-c", "sleep 3; exit 3"])
+        said = supervise_until(supervisor, 3, capsys)
+        assert said == [
+            "seismo: steady exited with code 3; restarting it (restart 1, in 0 s)",
+            "seismo: steady exited with code 3; restarting it (restart 2, in 0 s)",
+            "seismo: steady exited with code 3; restarting it (restart 3, in 0 s)",
+        ]
+        supervisor.stop_all()
+        supervisor.children.clear()
+
+        supervisor.spawn("broken", ["sh", "-c", "exit 4"])
+        said = supervise_until(supervisor, 3, capsys)
+        assert said == [
+            "seismo: broken exited with code 4; restarting it (restart 1, in 0 s)",
+            "seismo: broken exited with code 4; restarting it (restart 2, in 1 s)",
+            "seismo: broken exited with code 4; restarting it (restart 3, in 2 s)",
+        ]
+    finally:
+        supervisor.stop_all()
+
+
+def test_a_restarted_child_never_meets_what_its_predecessor_left_running(capsys):
+    # PostgreSQL's backends outlive a killed postmaster for a moment; a new postmaster that
+    # still sees them refuses to start. The launcher kills the old group and waits it out.
+    from config import launcher
+
+    supervisor = launcher.Supervisor()
+    try:
+        supervisor.spawn("leaver", ["sh", "-c", "sleep 60 & sleep 2; exit 5"])
+        first = supervisor.children["leaver"].process
+        leftover = wait_until(lambda: psutil.Process(first.pid).children(), timeout=30)[0]
+        assert supervise_until(supervisor, 1, capsys) == [
+            "seismo: leaver exited with code 5; restarting it (restart 1, in 0 s)"
+        ]
+        supervise_until(supervisor, 0, capsys, timeout=0.5)  # the restart itself (due at once)
+        assert supervisor.children["leaver"].process is not first
+        assert not leftover.is_running() or leftover.status() == psutil.STATUS_ZOMBIE
+    finally:
+        supervisor.stop_all()
