@@ -23,6 +23,7 @@ from accounts.models import ApiToken
 from alerts import lifecycle
 from alerts.models import AlertRule, NotificationChannel
 from bench.common import Result
+from lib.processes import start_group
 from monitoring.store.writer import record_samples
 from tests.conftest import free_port
 
@@ -50,14 +51,7 @@ def _receiver() -> tuple[ThreadingHTTPServer, dict[str, float]]:
 
 
 def _spawn(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "config.launcher", role],
-        cwd=BASE_DIR,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    return start_group([sys.executable, "-m", "config.launcher", role], {**os.environ, **env}, subprocess.DEVNULL)
 
 
 def mttd(trials: int) -> tuple[list[float], int]:

@@ -21,8 +21,6 @@ import asyncio
 import json
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,42 +33,21 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Result
+from lib.processes import celery_worker_argv, free_port, start_group, stop_group, wait_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOGS = BASE_DIR / "var"
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
 def _spawn(name: str, argv: list[str], **env: str) -> subprocess.Popen[bytes]:
     LOGS.mkdir(exist_ok=True)
     log = open(LOGS / f"bench-checks-{name}.log", "wb")  # noqa: SIM115 (the child keeps it)
-    return subprocess.Popen(
-        argv, cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    return start_group(argv, {**os.environ, **env}, log)
 
 
 def _stop(proc: subprocess.Popen[Any]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop_group(proc, timeout=30)
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -143,9 +120,9 @@ def scheduler_cost(count: int, interval: int, window: float) -> list[Result]:
 
     from checks.models import Check
 
-    target_port = _free_port()
+    target_port = free_port()
     target = _spawn("target", [sys.executable, "-m", "bench.loadtest_target", str(target_port)])
-    _wait_port(target_port)
+    wait_port(target_port)
     urls = [f"http://127.0.0.1:{target_port}/?i={i}" for i in range(count)]
     results: list[Result] = []
     try:
@@ -179,12 +156,12 @@ def scheduler_cost(count: int, interval: int, window: float) -> list[Result]:
 
         config = Path(tempfile.mkdtemp()) / "blackbox.yml"
         config.write_text("modules:\n  http_2xx:\n    prober: http\n    timeout: 10s\n")
-        bb_port = _free_port()
+        bb_port = free_port()
         exporter = _spawn(
             "blackbox", [BLACKBOX, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{bb_port}"]
         )
         try:
-            _wait_port(bb_port)
+            wait_port(bb_port)
             cpu0 = [0.0]
             marks: dict[str, float] = {}
 
@@ -306,24 +283,7 @@ def detection(trials: int, interval: int) -> list[Result]:
     services.save_check(check, [channel])
     worker = _spawn(
         "worker",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "4",
-            "--loglevel",
-            "WARNING",
-            "-n",
-            f"bench-checks-{os.getpid()}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        celery_worker_argv(f"bench-checks-{os.getpid()}@%h", loglevel="WARNING"),
         OUTBOUND_ALLOWLIST="127.0.0.1",
     )
     latencies: list[float] = []
@@ -434,14 +394,14 @@ def status_page(clients: int, total: int) -> list[Result]:
     from checks.models import StatusPage
 
     _status_page()
-    port = _free_port()
+    port = free_port()
     daphne = _spawn(
         "daphne",
         [sys.executable, "-m", "config.daphne_server", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         STATUS_PAGE_RATE_LIMIT=str(total * 10),
     )
     try:
-        _wait_port(port)
+        wait_port(port)
         asyncio.run(_hammer(f"http://127.0.0.1:{port}/status/bench/", 20, 500))  # warm up
         server, client, errors, seconds = asyncio.run(_hammer(f"http://127.0.0.1:{port}/status/bench/", clients, total))
         _, anchor_client, anchor_errors, anchor_seconds = asyncio.run(

@@ -11,7 +11,6 @@ import asyncio
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import psycopg
 from django.db import connection
 
 from bench.common import Result
+from lib.processes import free_port, start_group, wait_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SERIES = 1000
@@ -104,12 +104,6 @@ async def _post_all(url: str, token: str, bodies: list[bytes]) -> tuple[float, i
     return time.perf_counter() - began, failures
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_web(port: int, processes: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -124,21 +118,9 @@ def _start_web(port: int, processes: int) -> subprocess.Popen[bytes]:
         # The web as `make run` runs it: test settings (this process) turn the pool off.
         "DB_POOL": "1",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "config.launcher", "web"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.2)
-    raise RuntimeError("web did not start")
+    proc = start_group([sys.executable, "-m", "config.launcher", "web"], env, subprocess.DEVNULL)
+    wait_port(port)
+    return proc
 
 
 def _stored() -> int:
@@ -184,7 +166,7 @@ def run(args: Any) -> list[Result]:
     for processes in (1, 2):
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE monitoring_sample")
-        port = _free_port()
+        port = free_port()
         web = _start_web(port, processes)
         try:
             url = f"http://127.0.0.1:{port}/api/v1/ingest/"

@@ -29,16 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Result
+from lib.processes import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RATE = 10  # requests a second per user in the fixed-rate comparison
 AGREEMENT = 0.10  # the goal: percentiles within 10 % of Locust's
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _ours(url: str, path: str, users: int, seconds: int, rate: float | None = None) -> dict[str, float]:
@@ -300,7 +295,7 @@ def _client_library(url: str, users: int, seconds: float) -> dict[str, float]:
 def run(args: Any) -> list[Result]:
     users, seconds = (10, 5) if args.quick else (50, 15)
     paced_seconds, rounds = (8, 1) if args.quick else (15, 2)
-    port = _free_port()
+    port = free_port()
     target = subprocess.Popen(
         [sys.executable, "-m", "bench.loadtest_target", str(port)], cwd=BASE_DIR, start_new_session=True
     )

@@ -43,20 +43,13 @@ import psycopg
 from bench.__main__ import OUTPUT, machine
 from bench.common import Result, render_markdown
 from config.embedded import EmbeddedPostgres
+from lib.processes import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "soak", "soak-pass-1"
 BATCH = 1000
 ROLES = ("web", "worker", "beat", "postgres", "redis")
 GOALS = {"web": 5.0, "worker": 5.0, "beat": 5.0, "postgres": 10.0, "redis": 10.0}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def launch(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:

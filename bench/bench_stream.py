@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,39 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Result
+from lib.processes import free_port, start_group, stop_group, wait_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_port(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError("server did not start")
-
-
 def _server(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     log = open(BASE_DIR / "var" / "bench-stream-server.log", "ab")  # noqa: SIM115 (child keeps it)
-    return subprocess.Popen(
-        argv, cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    return start_group(argv, {**os.environ, **env}, log)
 
 
 def _stop(proc: subprocess.Popen[Any]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop_group(proc, timeout=30)
 
 
 def _run_clients(
@@ -185,13 +162,13 @@ def run(args: Any) -> list[Result]:
     # Anchor: the bare Channels app under one daphne.
     from django.conf import settings
 
-    anchor_port = _free_port()
+    anchor_port = free_port()
     anchor = _server(
         [sys.executable, "-m", "daphne", "-p", str(anchor_port), "bench.stream_anchor:application"],
         {"ANCHOR_REDIS_URL": settings.REDIS_URL, "DJANGO_SETTINGS_MODULE": ""},
     )
     try:
-        _wait_port(anchor_port)
+        wait_port(anchor_port)
         from channels_redis.core import RedisChannelLayer
 
         layer = RedisChannelLayer(hosts=[settings.REDIS_URL], prefix="bench-anchor")
@@ -206,13 +183,13 @@ def run(args: Any) -> list[Result]:
 
     scenarios = ((1, clients, 150.0, False), (1, clients, 150.0, True), (2, clients * 2, 400.0, True))
     for processes, count, goal, deflate in scenarios:
-        port = _free_port()
+        port = free_port()
         web = _server(
             [sys.executable, "-m", "config.launcher", "web"],
             {**env, "PORT": str(port), "WEB_CONCURRENCY": str(processes)},
         )
         try:
-            _wait_port(port)
+            wait_port(port)
             url = f"ws://127.0.0.1:{port}/ws/metrics/?token={token}"
             data = _run_clients(url, count, seconds, "basic-metrics", publish, deflate)
         finally:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -22,6 +22,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from config.launcher import DEPLOYMENT_VARIABLES
+from lib.processes import CHROMIUM, celery_worker_argv, free_port, start_group, stop_group
+from lib.processes import CHROMIUM_ARGS as CHROMIUM_ARGS  # the browser tests import it from here
 from tests.stands import Stand
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -135,25 +137,37 @@ def anon_api() -> APIClient:
 # Real processes ------------------------------------------------------------------------------
 
 
-# Real Chromium (Debian's package) driven by Playwright: how every browser test launches it.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NEEDS_CHROMIUM = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def new_page(
+    browser: Any,
+    width: int = 1280,
+    height: int = 720,
+    timeout: int = 15_000,
+    console: bool = True,
+    **options: Any,
+) -> tuple[Any, list[str]]:
+    """A fresh page in a context of its own, and the list its uncaught page errors (and, with
+    ``console``, its console errors) are collected in: a browser test ends by asserting it is
+    empty. Tests that break the server on purpose leave ``console`` off."""
+    page = browser.new_context(**{"viewport": {"width": width, "height": height}, **options}).new_page()
+    page.set_default_timeout(timeout)
+    errors: list[str] = []
+    if console:
+        page.on("console", lambda m: errors.append(f"{page.url}: console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: pageerror: {e}"))
+    return page, errors
+
+
+def log_in(page: Any, base: str, username: str, landing: str = "/") -> None:
+    """Sign in through the login form as a role user (password ``pw-<username>``) and wait to
+    land on ``landing``."""
+    page.goto(f"{base}/accounts/login/" + (f"?next={landing}" if landing != "/" else ""))
+    page.fill("#id_username", username)
+    page.fill("#id_password", f"pw-{username}")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{landing}")
 
 
 def children_database_url() -> str:
@@ -193,9 +207,7 @@ class Process:
         ARTIFACTS.mkdir(exist_ok=True)
         self.log_path = ARTIFACTS / f"{name}.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
-        self.proc = subprocess.Popen(
-            argv, cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        self.proc = start_group(argv, env, self.log)
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -204,15 +216,9 @@ class Process:
         return self.proc.poll() is None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        returncode = stop_group(self.proc, sig, timeout)
         self.log.close()
-        return self.proc.returncode
+        return returncode
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 20, interval: float = 0.1) -> object:
@@ -228,21 +234,9 @@ def wait_until(predicate: Callable[[], object], timeout: float = 20, interval: f
 
 
 def start_worker(name: str = "worker", **env: str) -> Process:
-    # As the launcher starts it (config.launcher.worker_argv), with 4 threads and INFO logs.
     process = Process(
         name,
-        [
-            sys.executable,
-            "-m",
-            "config.celeryd",
-            "worker",
-            "--concurrency",
-            "4",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"test-{name}-{os.getpid()}@%h",
-        ],
+        celery_worker_argv(f"test-{name}-{os.getpid()}@%h"),
         child_env(**env),
     )
     wait_until(lambda: "ready." in process.output() or not process.alive(), timeout=30)

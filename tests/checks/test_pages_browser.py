@@ -11,7 +11,7 @@ from django.utils import timezone
 from checks import services
 from checks.models import Check
 from checks.probes import Result
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, log_in, new_page
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -33,15 +33,8 @@ def test_the_list_updates_live_and_the_check_page_draws_its_history(live_server_
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
-            page.set_default_timeout(15_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{base}/accounts/login/?next=/checks/")
-            page.fill("#id_username", "editor")
-            page.fill("#id_password", "pw-editor")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/checks/")
+            page, errors = new_page(browser, 1300, 900, console=False)
+            log_in(page, base, "editor", landing="/checks/")
             row = page.locator(f"tr[data-check='{check.pk}']")
             assert row.get_attribute("data-state") == "up"
             assert row.locator("svg.spark polyline").count() == 1

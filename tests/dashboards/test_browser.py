@@ -18,7 +18,7 @@ import requests
 from accounts.models import ApiToken
 from dashboards.models import Dashboard, Widget
 from lib.realtime import publish_samples
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, wait_until
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, log_in, new_page, wait_until
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -40,26 +40,13 @@ def open_page(live_server_asgi: str) -> Iterator[Callable[..., tuple[Any, list[s
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
         def open_(**options: Any) -> tuple[Any, list[str], str]:
-            errors: list[str] = []
-            context = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, **options})
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            page, errors = new_page(browser, 1400, 1000, **options)
             return page, errors, f"http://{live_server_asgi}"
 
         try:
             yield open_
         finally:
             browser.close()
-
-
-def _login(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def _ingest(base: str, token: str, metric: str, count: int = 30) -> None:
@@ -81,7 +68,7 @@ def test_a_user_watches_the_overview_and_builds_a_dashboard(open_page, editor):
     _ingest(base, token, "ui_test_latency_ms")
 
     # Log in through the form and land on the overview.
-    _login(page, base, "editor")
+    log_in(page, base, "editor")
     assert page.locator("h1").inner_text() == "Overview"
     page.wait_for_function("window.SeismoStream && window.SeismoStream.state === 'open'")
     assert page.locator("#stream-status").get_attribute("data-state") == "open"
@@ -224,7 +211,7 @@ def test_a_viewer_reads_a_shared_dashboard_on_a_phone_in_dark_mode(open_page, vi
     page, errors, base = open_page(viewport={"width": 390, "height": 844}, color_scheme="dark", is_mobile=True)
     system = Dashboard.objects.get(default_key="system")
     before = list(system.widgets.values_list("id", "x", "y", "w", "h"))
-    _login(page, base, "viewer")
+    log_in(page, base, "viewer")
     page.goto(f"{base}/dashboards/")
     assert page.locator("#create-form").count() == 0
     page.click("a:has-text('System')")

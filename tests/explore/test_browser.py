@@ -16,7 +16,7 @@ from dashboards import services as dashboards
 from dashboards.models import Widget
 from lib.realtime import publish_samples
 from monitoring.store import writer as store
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, wait_until
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, log_in, new_page, wait_until
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -31,12 +31,7 @@ def browser_page(live_server_asgi: str) -> Iterator[tuple[Any, list[str], str]]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 720})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+        page, errors = new_page(browser)
         try:
             yield page, errors, f"http://{live_server_asgi}"
         finally:
@@ -59,11 +54,7 @@ def test_a_user_explores_a_metric_filters_it_and_adds_it_to_a_dashboard(browser_
     _seed()
     board = dashboards.create_dashboard(editor, {"title": "Explored board"})
 
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", "editor")
-    page.fill("#id_password", "pw-editor")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, "editor")
     page.click("nav >> text=Explore")
     page.wait_for_selector("#chart-empty")
 

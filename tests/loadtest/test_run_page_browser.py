@@ -17,6 +17,8 @@ from tests.conftest import (
     CHROMIUM_ARGS,
     NEEDS_CHROMIUM,
     free_port,
+    log_in,
+    new_page,
     start_beat,
     start_daphne,
     start_worker,
@@ -64,16 +66,8 @@ def test_a_user_watches_a_run_live_and_stops_another(editor, tmp_path, settings)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.set_default_timeout(20_000)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-            page.goto(f"{base}/accounts/login/")
-            page.fill("#id_username", "editor")
-            page.fill("#id_password", "pw-editor")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/")
+            page, errors = new_page(browser, 1400, 1100, timeout=20_000)
+            log_in(page, base, "editor")
 
             # Start the short run from the load-test page and open its page.
             page.goto(f"{base}/loadtest/")

@@ -7,7 +7,17 @@ import time
 import pytest
 
 from lib.realtime import publish_samples
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, free_port, start_daphne, wait_until
+from tests.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NEEDS_CHROMIUM,
+    free_port,
+    log_in,
+    new_page,
+    start_daphne,
+    wait_until,
+)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -32,14 +42,8 @@ def test_the_page_reconnects_resubscribes_and_replays_what_it_missed_after_a_ser
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{base}/accounts/login/")
-            page.fill("#id_username", "viewer")
-            page.fill("#id_password", "pw-viewer")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/")
+            page, errors = new_page(browser, timeout=30_000, console=False)
+            log_in(page, base, "viewer")
             status = page.locator("#stream-status")
             page.wait_for_function("document.getElementById('stream-status').dataset.state === 'open'")
             page.evaluate(

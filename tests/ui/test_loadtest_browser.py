@@ -11,7 +11,17 @@ from django.db import connections
 
 from loadtest.choices import RunStatus
 from loadtest.models import LoadTestRun, Scenario
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, free_port, start_daphne, start_worker
+from tests.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NEEDS_CHROMIUM,
+    free_port,
+    log_in,
+    new_page,
+    start_daphne,
+    start_worker,
+)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 SHOTS = ARTIFACTS / "ui"
@@ -32,16 +42,8 @@ def test_a_user_creates_a_scenario_from_a_preset_runs_it_twice_and_compares(edit
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 720})
-            page.set_default_timeout(20_000)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-            page.goto(f"{base}/accounts/login/")
-            page.fill("#id_username", "editor")
-            page.fill("#id_password", "pw-editor")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/")
+            page, errors = new_page(browser, timeout=20_000)
+            log_in(page, base, "editor")
 
             # No scenario yet: the page says how to make one and offers the presets.
             page.click("nav >> text=Load tests")

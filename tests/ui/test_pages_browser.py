@@ -11,16 +11,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
-from alerts import lifecycle, services
-from alerts.models import Alert, AlertRule
+from alerts.models import Alert
 from checks.models import Check
 from dashboards import services as dashboard_services
 from dashboards.models import Dashboard
 from loadtest.models import LoadTestRun, RunSecond, Scenario
 from monitoring.store.writer import record_samples
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, log_in, new_page
+from tests.ui.conftest import acknowledged_disk_alert
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -55,31 +54,13 @@ def chromium(live_server_asgi: str) -> Iterator[tuple[Any, str]]:
 
 
 def _session(browser: Any, base: str, username: str, **options: Any) -> tuple[Any, list[str]]:
-    context = browser.new_context(**{"viewport": {"width": 1280, "height": 720}, **options})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page, errors = new_page(browser, **options)
+    log_in(page, base, username)
     return page, errors
 
 
 def _incident(editor: Any) -> Alert:
-    rule = AlertRule.objects.create(
-        name="Disk full", metric="ui_disk_used_percent", critical_threshold=90, warning_threshold=80
-    )
-    now = time.time()
-    record_samples([("ui_disk_used_percent", {"host": "web1"}, now - 600 + i * 20, 70.0 + i) for i in range(30)])
-    (alert,) = lifecycle.evaluate_rule(rule)
-    if alert.state == "pending":
-        alert.fire(timezone.now())
-    services.acknowledge(alert, editor, "on it")
-    return Alert.objects.get(pk=alert.pk)
+    return acknowledged_disk_alert(editor, 600, 30, 70.0)
 
 
 def test_an_alert_page_shows_its_timeline_and_its_chart_with_thresholds(chromium, editor):
