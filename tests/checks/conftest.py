@@ -12,7 +12,6 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dns.message
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.alerts.conftest import Receiver, receiver, smtp_sink  # noqa: F401 (shared stand-ins)
+from tests.stands import QuietHandler, serve
 
 
 class Target:
@@ -38,7 +38,7 @@ class Target:
         self.refused_url = refused_url
         target = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def _answer(self) -> None:
@@ -61,16 +61,8 @@ class Target:
                     self._send(200, json.dumps({"status": "green", "text": "all ok"}).encode())
 
             def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-                try:
-                    self.send_response(status)
-                    for k, v in (headers or {}).items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.reply(status, body, {**(headers or {}), "Content-Type": "application/json"})
 
             def do_GET(self) -> None:
                 self._answer()
@@ -81,26 +73,16 @@ class Target:
             def do_HEAD(self) -> None:
                 self._answer()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-class Listener:
-    """A TCP listener that accepts, records the connection, sends ``banner`` and closes."""
+class Acceptor:
+    """A listening loopback socket whose connections a daemon thread hands to ``handle``."""
 
-    def __init__(self, host: str = "127.0.0.1", banner: bytes = b"") -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
-        self.sock.listen(64)
-        self.host, self.port = host, self.sock.getsockname()[1]
-        self.banner = banner
-        self.connections = 0
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
         self.stopped = False
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -110,16 +92,36 @@ class Listener:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            self.connections += 1
-            try:
-                if self.banner:
-                    conn.sendall(self.banner)
-            finally:
-                conn.close()
+            self.handle(conn)
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self.stopped = True
         self.sock.close()
+
+
+class Listener(Acceptor):
+    """A TCP listener that accepts, records the connection, sends ``banner`` and closes."""
+
+    def __init__(self, host: str = "127.0.0.1", banner: bytes = b"") -> None:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        sock.listen(64)
+        self.host, self.port = host, sock.getsockname()[1]
+        self.banner = banner
+        self.connections = 0
+        super().__init__(sock)
+
+    def handle(self, conn: socket.socket) -> None:
+        self.connections += 1
+        try:
+            if self.banner:
+                conn.sendall(self.banner)
+        finally:
+            conn.close()
 
 
 def self_signed(path: Path, days: float) -> tuple[Path, Path]:
@@ -145,35 +147,25 @@ def self_signed(path: Path, days: float) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-class TLSServer:
+class TLSServer(Acceptor):
     def __init__(self, tmp: Path, days: float) -> None:
         cert, key = self_signed(tmp, days)
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert, key)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.stopped = False
-        threading.Thread(target=self._serve, daemon=True).start()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        self.port = sock.getsockname()[1]
+        super().__init__(sock)
 
-    def _serve(self) -> None:
-        while not self.stopped:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                with self.context.wrap_socket(conn, server_side=True) as tls:
-                    tls.settimeout(2)
-                    with contextlib.suppress(OSError, ssl.SSLError):
-                        tls.recv(1)
-            except (OSError, ssl.SSLError):
-                pass
-
-    def close(self) -> None:
-        self.stopped = True
-        self.sock.close()
+    def handle(self, conn: socket.socket) -> None:
+        try:
+            with self.context.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(2)
+                with contextlib.suppress(OSError, ssl.SSLError):
+                    tls.recv(1)
+        except (OSError, ssl.SSLError):
+            pass
 
 
 class DNSServer:

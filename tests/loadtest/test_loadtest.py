@@ -4,7 +4,6 @@ import json
 import os
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,6 +14,7 @@ from loadtest.models import LoadTestRun, Scenario
 from loadtest.tally import Tally
 from monitoring.store.writer import record_samples
 from tests.conftest import start_worker, wait_until
+from tests.stands import QuietHandler, serve
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ class Target:
         self.status = status
         target = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def _answer(self) -> None:
@@ -35,18 +35,11 @@ class Target:
                 target.log.append((self.command, self.path, self.headers.get("X-Seismo-Loadtest-Run")))
                 if delay:
                     time.sleep(delay)
-                self.send_response(target.status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                self.reply(target.status)
 
             do_GET = do_POST = _answer  # noqa: N815
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

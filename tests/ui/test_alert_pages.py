@@ -13,6 +13,7 @@ from django.utils import timezone
 from alerts import lifecycle, services
 from alerts.models import Alert, AlertRule, Notification, NotificationChannel
 from monitoring.store.writer import record_samples
+from tests.ui.conftest import acknowledged_disk_alert
 
 
 def _client(user) -> Client:
@@ -25,16 +26,8 @@ def _client(user) -> Client:
 def incident(db, editor) -> Alert:
     """A rule that fired on one host, was acknowledged with a comment and then resolved, with
     a notification that went out and one that failed."""
-    rule = AlertRule.objects.create(
-        name="Disk full", metric="ui_disk_used_percent", critical_threshold=90, warning_threshold=80
-    )
-    now = time.time()
-    record_samples([("ui_disk_used_percent", {"host": "web1"}, now - 120 + i * 10, 85.0 + i) for i in range(12)])
-    (alert,) = lifecycle.evaluate_rule(rule)
-    if alert.state == "pending":
-        alert.fire(timezone.now())
-    services.acknowledge(alert, editor, "on it")
-    services.resolve(Alert.objects.get(pk=alert.pk), editor, "disk cleaned")
+    alert = acknowledged_disk_alert(editor, 120, 12, 85.0)
+    services.resolve(alert, editor, "disk cleaned")
     channel = NotificationChannel.objects.create(name="ops mail", kind="email", config={"to": ["ops@example.com"]})
     Notification.objects.create(
         alert=alert, channel=channel, kind="firing", status="sent", attempts=1, sent_at=timezone.now()

@@ -20,6 +20,19 @@ NEEDS_NODE_EXPORTER = pytest.mark.skipif(not Path(NODE_EXPORTER).exists(), reaso
 NEEDS_PROMETHEUS = pytest.mark.skipif(not Path(PROMETHEUS).exists(), reason="prometheus missing")
 
 
+def _wait_ready(process: Process, url: str, timeout: float) -> None:
+    """Wait until ``url`` answers 200 (failing the test with the process's output if it died)."""
+
+    def ready() -> bool:
+        try:
+            return urllib.request.urlopen(url, timeout=2).status == 200
+        except OSError:
+            return not process.alive()
+
+    wait_until(ready, timeout=timeout)
+    assert process.alive(), process.output()
+
+
 def start_node_exporter(port: int | None = None) -> tuple[Process, int]:
     port = port or free_port()
     process = Process(
@@ -36,14 +49,7 @@ def start_node_exporter(port: int | None = None) -> tuple[Process, int]:
         child_env(),
     )
 
-    def ready() -> bool:
-        try:
-            return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).status == 200
-        except OSError:
-            return not process.alive()
-
-    wait_until(ready, timeout=20)
-    assert process.alive(), process.output()
+    _wait_ready(process, f"http://127.0.0.1:{port}/metrics", timeout=20)
     return process, port
 
 
@@ -131,12 +137,5 @@ def start_prometheus(
         child_env(),
     )
 
-    def ready() -> bool:
-        try:
-            return urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2).status == 200
-        except OSError:
-            return not process.alive()
-
-    wait_until(ready, timeout=30)
-    assert process.alive(), process.output()
+    _wait_ready(process, f"http://127.0.0.1:{port}/-/ready", timeout=30)
     return process, port
