@@ -3,26 +3,19 @@ raw samples downsampled to ≤2,000 points. Anchor: a plain scan of the same row
 
 from __future__ import annotations
 
-import statistics
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
 
-from bench.common import Result
+from bench.common import Result, median_ms
 from monitoring.store import query, writer
 
 RUNS = 9
 
 
 def _median_ms(fn: Any) -> float:
-    timings = []
-    for _ in range(RUNS):
-        began = time.perf_counter()
-        fn()
-        timings.append((time.perf_counter() - began) * 1000)
-    return statistics.median(timings)
+    return median_ms(RUNS, fn)
 
 
 def _scan_ms(table: str, time_col: str, sid: int, start: datetime, end: datetime) -> float:

@@ -11,7 +11,6 @@ on the untiled capture (tiling would flatter zstd, which finds repeats, not pcod
 
 from __future__ import annotations
 
-import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ import numpy as np
 from django.db import connection
 from django.test.utils import override_settings
 
-from bench.common import Result
+from bench.common import Result, median_ms
 from monitoring import collectors
 from monitoring.models import Chunk, Compaction, RollupState
 from monitoring.store import compaction, query, writer
@@ -31,12 +30,7 @@ HOUR_US = 3_600_000_000
 
 
 def _median_ms(fn: Any) -> float:
-    timings = []
-    for _ in range(RUNS):
-        began = time.perf_counter()
-        fn()
-        timings.append((time.perf_counter() - began) * 1000)
-    return statistics.median(timings)
+    return median_ms(RUNS, fn)
 
 
 def capture(seconds: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:

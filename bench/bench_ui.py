@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Result
-from lib.processes import CHROMIUM, CHROMIUM_ARGS
+from lib.processes import CHROMIUM, launch_chromium
 
 USERNAME, PASSWORD = "bench-ui", "bench-ui-password"
 WIDGETS = 12
@@ -266,7 +266,7 @@ def browser_timings(dashboard: Any, rounds: int) -> dict[str, list[float]] | Non
     )
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = context.new_page()
             page.set_default_timeout(30_000)

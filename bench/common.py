@@ -35,6 +35,11 @@ def median_of(runs: int, fn: Callable[[], float]) -> tuple[float, list[float]]:
     return statistics.median(values), values
 
 
+def median_ms(runs: int, fn: Callable[[], object]) -> float:
+    """The median wall time of ``runs`` calls of ``fn``, in milliseconds."""
+    return median_of(runs, lambda: timed(fn) * 1000)[0]
+
+
 def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()

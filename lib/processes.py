@@ -30,6 +30,11 @@ CHROMIUM_ARGS = [
 ]
 
 
+def launch_chromium(playwright: Any) -> Any:
+    """Headless Chromium (Debian's) from a started Playwright (``sync_playwright()``)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
 def free_port() -> int:
     """A TCP port nothing listens on at 127.0.0.1 (free when asked; bind it soon)."""
     with socket.socket() as sock:

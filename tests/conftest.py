@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiToken
 from config.launcher import DEPLOYMENT_VARIABLES
 from lib.processes import CHROMIUM, celery_worker_argv, free_port, start_group, stop_group
-from lib.processes import CHROMIUM_ARGS as CHROMIUM_ARGS  # the browser tests import it from here
+from lib.processes import launch_chromium as launch_chromium  # the browser tests import it from here
 from tests.stands import Stand
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -1,11 +1,19 @@
 """Loopback HTTP stand-ins for outbound tests: how every test starts one (``QuietHandler`` and
-``serve``), one that records what reached it, one that redirects."""
+``serve``), one that records what reached it, one that redirects; and the self-signed
+certificates TLS stand-ins serve."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 class QuietHandler(BaseHTTPRequestHandler):
@@ -68,3 +76,31 @@ class Stand:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def self_signed(path: Path, days: float, hostname: str = "localhost", ca: bool = False) -> tuple[Path, Path]:
+    """A certificate naming only ``hostname``, valid from ten days ago until ``days`` from now
+    (negative: expired), and its key: PEM files ``cert.pem`` and ``key.pem`` under ``path``.
+    ``ca`` marks it a CA, so a client can trust it as its own anchor."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=10))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+    )
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    cert = builder.sign(key, hashes.SHA256())
+    cert_path, key_path = path / "cert.pem", path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path

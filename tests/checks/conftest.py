@@ -5,7 +5,6 @@ with a self-signed certificate made here, and a small DNS server (dnspython)."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import socket
 import ssl
@@ -19,13 +18,9 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.alerts.conftest import Receiver, receiver, smtp_sink  # noqa: F401 (shared stand-ins)
-from tests.stands import QuietHandler, serve
+from tests.stands import QuietHandler, self_signed, serve
 
 
 class Target:
@@ -122,29 +117,6 @@ class Listener(Acceptor):
                 conn.sendall(self.banner)
         finally:
             conn.close()
-
-
-def self_signed(path: Path, days: float) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=10))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = path / "cert.pem", path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
 
 
 class TLSServer(Acceptor):

@@ -19,6 +19,17 @@ from lib.redis import get_redis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
 
+# The check form (and the admin's) wants every field: the values a user would leave as they are.
+CHECK_FORM_DEFAULTS = {
+    "interval_seconds": 60,
+    "timeout_seconds": 10,
+    "retries": 1,
+    "expect": "{}",
+    "request": "{}",
+    "grace_seconds": 60,
+    "sla_target": 99.9,
+}
+
 
 def _logged_in(user: User) -> Client:
     client = Client()
@@ -64,16 +75,11 @@ def test_the_form_explains_each_field_and_shows_errors(editor) -> None:
     bad = client.post(
         "/checks/new/",
         {
+            **CHECK_FORM_DEFAULTS,
             "name": "x",
             "kind": "http",
             "target": "ftp://nope",
             "interval_seconds": 0,
-            "timeout_seconds": 10,
-            "retries": 1,
-            "expect": "{}",
-            "request": "{}",
-            "grace_seconds": 60,
-            "sla_target": 99.9,
         },
     )
     assert bad.status_code == 200
@@ -166,18 +172,6 @@ def test_the_admin_publishes_a_status_page(owner) -> None:
     assert StatusPage.objects.get(slug="public").groups.get().checks.get() == check
 
 
-# The admin's add form wants every field; these are the defaults a user would leave.
-ADMIN_CHECK_FIELDS = {
-    "interval_seconds": 60,
-    "timeout_seconds": 10,
-    "retries": 1,
-    "expect": "{}",
-    "request": "{}",
-    "grace_seconds": 60,
-    "sla_target": 99.9,
-}
-
-
 def test_the_admin_creates_a_check_with_its_rule(owner) -> None:
     response = _logged_in(owner).post(
         "/admin/checks/check/add/",
@@ -185,7 +179,7 @@ def test_the_admin_creates_a_check_with_its_rule(owner) -> None:
             "name": "db",
             "kind": "tcp",
             "target": "127.0.0.1:5432",
-            **ADMIN_CHECK_FIELDS,
+            **CHECK_FORM_DEFAULTS,
             "enabled": "on",
             "events-TOTAL_FORMS": "0",
             "events-INITIAL_FORMS": "0",
@@ -202,7 +196,7 @@ def test_the_admin_creates_a_check_with_its_rule(owner) -> None:
             "name": "x",
             "kind": "tcp",
             "target": "nohostport",
-            **ADMIN_CHECK_FIELDS,
+            **CHECK_FORM_DEFAULTS,
         },
     )
     assert bad.status_code == 200 and "host:port is required" in bad.content.decode()

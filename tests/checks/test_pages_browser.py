@@ -11,7 +11,7 @@ from django.utils import timezone
 from checks import services
 from checks.models import Check
 from checks.probes import Result
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, log_in, new_page
+from tests.conftest import ARTIFACTS, NEEDS_CHROMIUM, launch_chromium, log_in, new_page
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -31,7 +31,7 @@ def test_the_list_updates_live_and_the_check_page_draws_its_history(live_server_
     shots = ARTIFACTS / "checks"
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             page, errors = new_page(browser, 1300, 900, console=False)
             log_in(page, base, "editor", landing="/checks/")

@@ -18,7 +18,7 @@ from checks import services, statuspage
 from checks.asgi import StatusPageApp
 from checks.models import Check, CheckEvent, StatusPage, StatusPageGroup
 from lib.redis import get_redis
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
+from tests.conftest import ARTIFACTS, NEEDS_CHROMIUM, launch_chromium
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -180,7 +180,7 @@ def test_an_anonymous_visitor_sees_only_what_was_chosen_in_chromium(live_server_
     base = f"http://{live_server_asgi}"
     assert requests.get(f"{base}/checks/", allow_redirects=False).status_code == 302  # the rest still needs a login
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             page = browser.new_context().new_page()
             errors: list[str] = []

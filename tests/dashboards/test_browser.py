@@ -18,7 +18,7 @@ import requests
 from accounts.models import ApiToken
 from dashboards.models import Dashboard, Widget
 from lib.realtime import publish_samples
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, log_in, new_page, wait_until
+from tests.conftest import ARTIFACTS, NEEDS_CHROMIUM, launch_chromium, log_in, new_page, wait_until
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -37,7 +37,7 @@ def open_page(live_server_asgi: str) -> Iterator[Callable[..., tuple[Any, list[s
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
 
         def open_(**options: Any) -> tuple[Any, list[str], str]:
             page, errors = new_page(browser, 1400, 1000, **options)

@@ -16,7 +16,7 @@ from dashboards import services as dashboards
 from dashboards.models import Widget
 from lib.realtime import publish_samples
 from monitoring.store import writer as store
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, log_in, new_page, wait_until
+from tests.conftest import ARTIFACTS, NEEDS_CHROMIUM, launch_chromium, log_in, new_page, wait_until
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -30,7 +30,7 @@ def browser_page(live_server_asgi: str) -> Iterator[tuple[Any, list[str], str]]:
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         page, errors = new_page(browser)
         try:
             yield page, errors, f"http://{live_server_asgi}"

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import socket
 import ssl
 
 import aiohttp
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from lib import outbound, outbound_clients
 from lib.outbound import OutboundRefusedError, check_apprise_url, check_url
-from tests.stands import Stand
+from tests.stands import Stand, self_signed
 
 TLS_HOST = "secure.test"
 
@@ -224,38 +219,13 @@ def test_apprise_urls_to_fixed_service_hosts_are_accepted():
         check_apprise_url("not a url")
 
 
-def _self_signed(hostname: str) -> tuple[bytes, bytes]:
-    """A certificate for ``hostname`` only (PEM) and its key: what a TLS client must check."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 @pytest.fixture
 def tls_stand(tmp_path, monkeypatch):
     """A TLS receiver on 127.0.0.1 whose certificate names only ``secure.test``, which a stub
     resolver answers with 127.0.0.1; and a client context trusting that certificate alone."""
-    cert_pem, key_pem = _self_signed(TLS_HOST)
-    (tmp_path / "cert.pem").write_bytes(cert_pem)
-    (tmp_path / "key.pem").write_bytes(key_pem)
+    cert_path, key_path = self_signed(tmp_path, days=1, hostname=TLS_HOST, ca=True)
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server_context.load_cert_chain(cert_path, key_path)
     real = socket.getaddrinfo
 
     def stub(host, port, *args, **kwargs):
@@ -265,7 +235,7 @@ def tls_stand(tmp_path, monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", stub)
     stand = Stand("127.0.0.1", tls=server_context)
-    client_context = ssl.create_default_context(cadata=cert_pem.decode())
+    client_context = ssl.create_default_context(cadata=cert_path.read_text())
     yield stand, client_context
     stand.close()
 

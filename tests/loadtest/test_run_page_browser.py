@@ -13,10 +13,9 @@ from loadtest.choices import RunStatus
 from loadtest.models import LoadTestRun, Scenario
 from tests.conftest import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     NEEDS_CHROMIUM,
     free_port,
+    launch_chromium,
     log_in,
     new_page,
     start_beat,
@@ -65,7 +64,7 @@ def test_a_user_watches_a_run_live_and_stops_another(editor, tmp_path, settings)
     long = Scenario.objects.create(name="Long run to stop", duration_seconds=120, **target)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             page, errors = new_page(browser, 1400, 1100, timeout=20_000)
             log_in(page, base, "editor")
 

@@ -9,10 +9,9 @@ import pytest
 from lib.realtime import publish_samples
 from tests.conftest import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     NEEDS_CHROMIUM,
     free_port,
+    launch_chromium,
     log_in,
     new_page,
     start_daphne,
@@ -41,7 +40,7 @@ def test_the_page_reconnects_resubscribes_and_replays_what_it_missed_after_a_ser
     base = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             page, errors = new_page(browser, timeout=30_000, console=False)
             log_in(page, base, "viewer")
             status = page.locator("#stream-status")

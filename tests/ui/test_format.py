@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BASE_DIR, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
+from tests.conftest import BASE_DIR, NEEDS_CHROMIUM, launch_chromium
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
@@ -66,7 +66,7 @@ def page() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.set_content("<!doctype html><html><body></body></html>")
         page.add_script_tag(path=str(FORMAT_JS))

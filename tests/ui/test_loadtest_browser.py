@@ -13,10 +13,9 @@ from loadtest.choices import RunStatus
 from loadtest.models import LoadTestRun, Scenario
 from tests.conftest import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     NEEDS_CHROMIUM,
     free_port,
+    launch_chromium,
     log_in,
     new_page,
     start_daphne,
@@ -41,7 +40,7 @@ def test_a_user_creates_a_scenario_from_a_preset_runs_it_twice_and_compares(edit
     processes.append(start_worker("ui-loadtest-worker", OUTBOUND_ALLOWLIST="127.0.0.1"))
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             page, errors = new_page(browser, timeout=20_000)
             log_in(page, base, "editor")
 

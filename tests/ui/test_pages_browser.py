@@ -18,7 +18,7 @@ from dashboards import services as dashboard_services
 from dashboards.models import Dashboard
 from loadtest.models import LoadTestRun, RunSecond, Scenario
 from monitoring.store.writer import record_samples
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, log_in, new_page
+from tests.conftest import ARTIFACTS, NEEDS_CHROMIUM, launch_chromium, log_in, new_page
 from tests.ui.conftest import acknowledged_disk_alert
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -46,7 +46,7 @@ def chromium(live_server_asgi: str) -> Iterator[tuple[Any, str]]:
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             yield browser, f"http://{live_server_asgi}"
         finally:
