@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
@@ -36,13 +36,7 @@ class Item:
     url: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "summary": self.summary,
-            "value": self.value,
-            "labels": self.labels,
-            "severity": self.severity,
-            "url": self.url,
-        }
+        return asdict(self)
 
 
 @dataclass
