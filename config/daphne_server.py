@@ -10,6 +10,8 @@
   (``lib.wsevents.OVERSIZE_EVENT``), so the client gets an ``error`` frame and a close with
   1009 instead of a dropped TCP connection (autobahn's default, seen as 1006).
 
+- POST bodies are not parsed for form fields by twisted (see ``StreamWebRequest``).
+
 Usage: ``python -m config.daphne_server <daphne arguments>`` (the launcher does this).
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import daphne.http_protocol
 import daphne.server
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from daphne.cli import CommandLineInterface
@@ -76,6 +79,16 @@ class StreamWebSocketFactory(WebSocketFactory):
             self.setProtocolOptions(perMessageCompressionAccept=accept_deflate)
 
 
+class StreamWebRequest(daphne.http_protocol.WebRequest):
+    """daphne hands a request's body to the application as it came: twisted's own parse of a
+    POST's Content-Type (through the email package) and form fields serves no one: under the
+    remote-write bench it took 8 % of a web process's time, a third of what the door itself took."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parsePOSTFormSubmission = False
+
+
 class StreamServer(daphne.server.Server):
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
         if scope.get("type") == "websocket":
@@ -90,6 +103,7 @@ class StreamCommandLine(CommandLineInterface):
 
 def main() -> None:
     daphne.server.WebSocketFactory = StreamWebSocketFactory  # Server.run builds its factory by this name
+    daphne.http_protocol.WebRequest = StreamWebRequest  # HTTPFactory.buildProtocol uses this name
     StreamCommandLine.entrypoint()
 
 
