@@ -3,6 +3,7 @@ losing its queue. Real processes, the embedded PostgreSQL and Redis as `make run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -82,7 +83,7 @@ def ready(base: str) -> bool:
 
 
 def children(proc: subprocess.Popen[str]) -> dict[str, psutil.Process]:
-    """The launcher's direct children by role (web-a / web-b in pid order)."""
+    """The launcher's direct children by role (web-a / web-b oldest first; pids wrap around)."""
     found: dict[str, psutil.Process] = {}
     webs = []
     for child in psutil.Process(proc.pid).children():
@@ -91,7 +92,8 @@ def children(proc: subprocess.Popen[str]) -> dict[str, psutil.Process]:
         except psutil.Error:
             continue
         if "daphne_server" in line:
-            webs.append(child)
+            with contextlib.suppress(psutil.Error):
+                webs.append((child.create_time(), child.pid, child))
         elif " worker " in line:
             found["worker"] = child
         elif " beat " in line:
@@ -100,7 +102,7 @@ def children(proc: subprocess.Popen[str]) -> dict[str, psutil.Process]:
             found["redis"] = child
         elif "/postgres " in line:
             found["postgres"] = child
-    for name, child in zip(("web-a", "web-b"), sorted(webs, key=lambda p: p.pid), strict=False):
+    for name, child in zip(("web-a", "web-b"), (web for *_, web in sorted(webs)), strict=False):
         found[name] = child
     return found
 
