@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.choices import Role
-from lib.api import ApiError
+from lib.api import ApiError, FastJSONRenderer
 from monitoring import ingest, tasks
 from monitoring.choices import Aggregation
 from monitoring.models import Metric
@@ -164,6 +164,8 @@ class SeriesListView(APIView):
 
 
 class QueryView(APIView):
+    renderer_classes = [FastJSONRenderer]
+
     @extend_schema(
         parameters=[
             *FILTER_PARAMS,
