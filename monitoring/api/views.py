@@ -23,7 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.choices import Role
-from lib.api import ApiError, FastJSONRenderer
+from lib.api import ApiError
+from lib.renderers import FastJSONRenderer
 from monitoring import ingest, tasks
 from monitoring.choices import Aggregation
 from monitoring.models import Metric
