@@ -24,8 +24,9 @@ from typing import Any
 import psutil
 from django.db import connection
 
-from bench.bench_ingest import _free_port, _start_web, raw_copy_rate
+from bench.bench_ingest import _start_web, raw_copy_rate
 from bench.common import Result
+from lib.processes import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PAYLOAD = Path(__file__).resolve().parent / "data" / "node_exporter.txt"
@@ -157,7 +158,7 @@ def push_doors(args: Any, token: str, copy_rate: float) -> list[Result]:
     json_bodies = _bodies(json_samples, now - 6000)
     results = []
     _truncate()
-    port = _free_port()
+    port = free_port()
     web = _start_web(port, 2)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -259,7 +260,7 @@ def scraping(args: Any) -> list[Result]:
 
     seconds = 30 if args.quick else 90
     per_target = len(prom_text.parse(PAYLOAD.read_text(), prom_text.SeriesCache()).keys)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-c", _SERVER, str(port), str(PAYLOAD)], start_new_session=True)
     time.sleep(2)
     results = []
@@ -335,7 +336,7 @@ def _prometheus_scraping(port: int, seconds: int) -> tuple[float, int]:
                 f"      - targets: ['127.0.0.1:{port}']",
             ]
         Path(tmp, "prometheus.yml").write_text("\n".join(config) + "\n")
-        web_port = _free_port()
+        web_port = free_port()
         process = subprocess.Popen(
             [
                 PROMETHEUS,
