@@ -22,7 +22,9 @@ from checks.uptime import Uptime, uptime_many
 
 logger = logging.getLogger(__name__)
 
-MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# Years 1970-9989: the report's range (and the month after it) stay valid instants. The API's
+# schema shows this pattern.
+MONTH_RE = re.compile(r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2})-(0[1-9]|1[0-2])$")
 CSV_COLUMNS = [
     "check",
     "group",

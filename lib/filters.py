@@ -55,7 +55,7 @@ class StrictFilterBackend(DjangoFilterBackend):
             name
             for name in errors
             if isinstance(filterset.filters.get(name), OBJECT_FILTERS)
-            and all(value.isdigit() for value in request.query_params.getlist(name))
+            and all(value.removeprefix("-").isdigit() for value in request.query_params.getlist(name))
         ]
         if unknown_ids and len(unknown_ids) == len(errors):
             return queryset.none()  # well-formed ids of objects that do not exist: nothing matches

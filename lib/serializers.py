@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from rest_framework import serializers
 
 
@@ -23,3 +24,32 @@ def clean_as_saved(serializer: serializers.ModelSerializer, attrs: dict[str, Any
         probe.clean()
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.message_dict) from None
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean and nothing else: DRF's own also takes 0, 1, "yes", "on"…, which the
+    schema (``type: boolean``) does not allow."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+        raise AssertionError  # fail() raises
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else (DRF's own turns 0 into "0")."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# For a ModelSerializer's ``serializer_field_mapping``: its model fields read strict JSON types.
+STRICT_FIELD_MAPPING = {
+    **serializers.ModelSerializer.serializer_field_mapping,
+    models.BooleanField: StrictBooleanField,
+    models.CharField: StrictCharField,
+    models.TextField: StrictCharField,
+}

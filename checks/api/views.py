@@ -98,7 +98,12 @@ class SlaReportView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("month", OpenApiTypes.STR, description="YYYY-MM (default: this month)"),
+            OpenApiParameter(
+                "month",
+                OpenApiTypes.STR,
+                pattern=f"^$|{reports.MONTH_RE.pattern}",
+                description="YYYY-MM (default: this month)",
+            ),
             OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"]),
         ],
         responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from dashboards import permissions, services, validation
 from dashboards.choices import WidgetKind
 from dashboards.models import Dashboard, Widget
+from lib.serializers import STRICT_FIELD_MAPPING, StrictBooleanField
 from monitoring.choices import Aggregation
 
 
@@ -32,6 +33,7 @@ class WidgetSerializer(serializers.ModelSerializer):
 
 
 class DashboardSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = STRICT_FIELD_MAPPING
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     widgets = WidgetSerializer(many=True, required=False)
     can_edit = serializers.SerializerMethodField()
@@ -92,4 +94,4 @@ class ImportSerializer(serializers.Serializer):
     """An exported dashboard document; ``shared`` makes the new dashboard visible to everyone."""
 
     dashboard = serializers.DictField(help_text="The document GET /api/v1/dashboards/{id}/export/ returned.")
-    shared = serializers.BooleanField(default=False)
+    shared = StrictBooleanField(default=False)
