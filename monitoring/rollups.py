@@ -9,6 +9,7 @@ from django.db import connection, transaction
 
 from lib.sketch import SQL_CODE, SQL_ENCODE, sql_decode
 from monitoring.models import Metric, RollupState
+from monitoring.store import fsum
 from monitoring.store.chunks import CHUNK_SECONDS, known_chunk_partitions
 from monitoring.store.partitions import known_partitions, partition_name
 
@@ -31,12 +32,13 @@ def rollup_minutes(now: datetime | None = None) -> int:
     end = _floor(now, 60)
     start = min(_watermark("1m", end - timedelta(hours=1)), end) - LATENESS
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
+        fsum.execute(
+            cursor,
             f"""
             INSERT INTO monitoring_rollup_1m (series_id, bucket, count, sum, min, max, last, sketch)
             SELECT a.series_id, a.bucket, a.count, a.sum, a.min, a.max, a.last, k.sketch
             FROM (
-                SELECT series_id, date_trunc('minute', ts) AS bucket, count(*) AS count, sum(value) AS sum,
+                SELECT series_id, date_trunc('minute', ts) AS bucket, count(*) AS count, {fsum.sum_of("value")} AS sum,
                        min(value) AS min, max(value) AS max, (array_agg(value ORDER BY ts DESC))[1] AS last
                 FROM monitoring_sample WHERE ts >= %(start)s AND ts < %(end)s GROUP BY 1, 2
             ) a JOIN (
@@ -61,12 +63,14 @@ def rollup_hours(now: datetime | None = None) -> int:
     end = _floor(now, 3600)
     start = min(_watermark("1h", end - timedelta(days=1)), end) - timedelta(hours=1)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
+        fsum.execute(
+            cursor,
             f"""
             INSERT INTO monitoring_rollup_1h (series_id, bucket, count, sum, min, max, last, sketch)
             SELECT a.series_id, a.bucket, a.count, a.sum, a.min, a.max, a.last, k.sketch
             FROM (
-                SELECT series_id, date_trunc('hour', bucket) AS bucket, sum(count) AS count, sum(sum) AS sum,
+                SELECT series_id, date_trunc('hour', bucket) AS bucket, sum(count) AS count,
+                       {fsum.sum_of("sum")} AS sum,
                        min(min) AS min, max(max) AS max, (array_agg(last ORDER BY bucket DESC))[1] AS last
                 FROM monitoring_rollup_1m WHERE bucket >= %(start)s AND bucket < %(end)s GROUP BY 1, 2
             ) a JOIN (
@@ -146,16 +150,17 @@ def summarize_day(day: date) -> int:
     """One row per metric for ``day`` from its hourly rollups."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
+        fsum.execute(
+            cursor,
+            f"""
             INSERT INTO monitoring_dailysummary (metric_id, day, series_count, count, min, max, avg)
             SELECT s.metric_id, %(day)s, count(DISTINCT r.series_id), sum(r.count), min(r.min), max(r.max),
-                   sum(r.sum) / nullif(sum(r.count), 0)
+                   {fsum.sum_of("r.sum")} / nullif(sum(r.count), 0)
             FROM monitoring_rollup_1h r JOIN monitoring_series s ON s.id = r.series_id
             WHERE r.bucket >= %(start)s AND r.bucket < %(end)s GROUP BY s.metric_id
             ON CONFLICT (metric_id, day) DO UPDATE SET series_count = EXCLUDED.series_count,
                 count = EXCLUDED.count, min = EXCLUDED.min, max = EXCLUDED.max, avg = EXCLUDED.avg
-            """,
+            """,  # noqa: S608 (fsum.sum_of writes a constant expression)
             {"day": day, "start": start, "end": start + timedelta(days=1)},
         )
         return cursor.rowcount

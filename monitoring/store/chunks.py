@@ -16,7 +16,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
-from monitoring.store import codec
+from monitoring.store import codec, fsum
 
 CHUNK_SECONDS = 3600
 HOUR_US = CHUNK_SECONDS * 1_000_000
@@ -123,7 +123,7 @@ def fetch_columns(sql: str, params: list[object], kinds: str) -> list[np.ndarray
     )
     names = ", ".join(f"c{index}" for index in range(len(kinds)))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {packed} FROM ({sql}) AS rows ({names})", params)  # noqa: S608
+        fsum.execute(cursor, f"SELECT {packed} FROM ({sql}) AS rows ({names})", params)  # noqa: S608
         row = cursor.fetchone()
     return [
         np.frombuffer(bytes(blob or b""), dtype=">i8" if kind == "i" else ">f8").astype(

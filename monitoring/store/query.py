@@ -19,7 +19,7 @@ from lib.api import ApiError
 from monitoring.choices import Aggregation
 from monitoring.models import Series
 from monitoring.rules import MAX_POINTS, MAX_SERIES_PER_QUERY
-from monitoring.store import raw_read
+from monitoring.store import fsum, raw_read
 from monitoring.store.chunks import groups as equal_runs
 from monitoring.store.chunks import to_us
 
@@ -64,10 +64,10 @@ def pick_step(start: datetime, end: datetime, tier: str, step: int | None) -> in
 
 
 _ROLLUP_AGG = {
-    "avg": "sum(sum) / nullif(sum(count), 0)",
+    "avg": f"{fsum.sum_of('sum')} / nullif(sum(count), 0)",
     "min": "min(min)",
     "max": "max(max)",
-    "sum": "sum(sum)",
+    "sum": fsum.sum_of("sum"),
     "count": "sum(count)::float8",
     "last": "(array_agg(last ORDER BY bucket DESC))[1]",
     "rate": "CASE WHEN count(*) > 1 THEN greatest((array_agg(last ORDER BY bucket DESC))[1] "
@@ -136,7 +136,8 @@ def _bucketed(
                 out.setdefault(sid, []).append([b.timestamp(), sketch.quantile(counts, _QUANTILE[agg])])
             return out
         expression = _ROLLUP_AGG[agg]
-        cursor.execute(
+        fsum.execute(
+            cursor,
             f"SELECT series_id, {bucket} AS b, {expression} FROM {table} WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",  # noqa: S608
             params,
         )

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from django.db import connection
 
+from monitoring.store import fsum
 from monitoring.store.chunks import (
     HOUR_US,
     decode,
@@ -176,7 +177,7 @@ def _sql_segments(table: str, ids: list[int], start_us: int, end_us: int, step_u
     return Buckets.of(
         fetch_columns(
             f"SELECT series_id, {zero}, {_us(_HOUR)}, "  # noqa: S608
-            "count(*), min(value), max(value), sum(value ORDER BY ts), (array_agg(value ORDER BY ts))[1], "
+            f"count(*), min(value), max(value), {fsum.sum_of('value', 'ts')}, (array_agg(value ORDER BY ts))[1], "
             f"(array_agg(value ORDER BY ts DESC))[1], {_us('min(ts)')}, {_us('max(ts)')} FROM {table} "
             "WHERE series_id = ANY(%s::int8[]) AND ts >= %s AND ts < %s GROUP BY 1, 2, 3",
             params,

@@ -200,3 +200,26 @@ def test_aggregate_window_gives_one_value_per_series_and_none_without_data():
     put("win", [(now - 3600, 1.0)], host="b")
     values = {s.labels["host"]: v for s, v in query.aggregate_window("win", {}, 60, "max")}
     assert values == {"a": 7.0, "b": None}
+
+
+def test_values_whose_sum_overflows_a_float_add_up_to_infinity_in_queries_and_rollups(api_as, viewer):
+    """PostgreSQL refuses to add 1e308 and 1e308 (it raises instead of giving Infinity): the
+    query answers, the rollup run that covers them succeeds, and the sum is +Infinity."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(minutes=30)
+    put("huge", [(start.timestamp() + i, 1e308) for i in range(3)], host="a")
+    put("huge", [(start.timestamp() + i, 1.0) for i in range(3)], host="b")
+    response = api_as(viewer).get(
+        "/api/v1/query/",
+        {"metric": "huge", "from": start.timestamp(), "to": start.timestamp() + 60, "step": 60, "agg": "sum"},
+    )
+    assert response.status_code == 200
+    sums = {s["labels"]["host"]: s["points"][0][1] for s in response.json()["series"]}
+    assert sums["b"] == 3.0 and sums["a"] is None  # JSON has no Infinity: null, as for NaN
+
+    rollups.rollup_minutes(now)  # the minute of 1e308 × 3 does not fail the run for the other series
+    rows = {r.series.labels["host"]: r for r in Rollup1m.objects.filter(series__metric__name="huge")}
+    assert rows["a"].sum == float("inf") and rows["a"].max == 1e308 and rows["b"].sum == 3.0
+    ids = list(query.series_matching("huge", {"host": "a"}).values_list("id", flat=True))
+    ((_, total),) = next(iter(query._bucketed("1m", ids, start, start + timedelta(minutes=1), 60, "sum").values()))
+    assert total == float("inf")
