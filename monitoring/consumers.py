@@ -295,8 +295,11 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 sent.add((topic, payload.get("id", 0)))
         finally:
             for topic in added:
+                newest = max((payload_id for t, payload_id in sent if t == topic), default=0)
                 for event in self.holding.pop(topic, []):
-                    if (topic, event["id"]) not in sent:  # not already part of the history sent
+                    # Only what is newer than the history sent: a live frame published before the
+                    # latest payload (already sent as the starting state) would arrive out of order.
+                    if event["id"] > newest:
                         await self.stream_message(event)
 
     async def _refuse(self, refused: dict[str, str]) -> None:
