@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 
@@ -23,9 +24,8 @@ from accounts.models import ApiToken
 from alerts import lifecycle
 from alerts.models import AlertRule, NotificationChannel
 from bench.common import Result
-from lib.processes import start_group
+from lib.processes import free_port, start_group
 from monitoring.store.writer import record_samples
-from tests.conftest import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,8 @@ def mttd(trials: int) -> tuple[list[float], int]:
         "WEB_CONCURRENCY": "1",
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DEBUG": "0",
-        "SECRET_KEY": "bench-" + "x" * 40,
+        # The bench process's own key: the channel's secret config it saved is encrypted with it.
+        "SECRET_KEY": settings.SECRET_KEY,
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "OUTBOUND_ALLOWLIST": "127.0.0.1",
