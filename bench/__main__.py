@@ -15,6 +15,7 @@ import platform
 import re
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import django
@@ -65,11 +66,17 @@ def main() -> int:
     everything = sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))
     names = args.names or [name for name in everything if name not in OPT_IN]
     sections: list[tuple[str, list[Result], float]] = []
+    failed = False
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
         started = time.perf_counter()
         print(f"== {name} …", flush=True)
-        results = module.run(args)
+        try:
+            results = module.run(args)
+        except Exception as exc:  # one broken benchmark must not throw away the others' figures
+            traceback.print_exc()
+            failed = True
+            results = [Result(f"{name} did not finish", 0, "", met=False, notes=f"{type(exc).__name__}: {exc}")]
         sections.append((name, results, time.perf_counter() - started))
         print(render_table(results), flush=True)
     if set(names) <= OPT_IN:
@@ -82,7 +89,7 @@ def main() -> int:
         partial.parent.mkdir(exist_ok=True)
         partial.write_text(render_markdown(sections, machine()))
         print(f"wrote {partial} (a partial run does not replace BENCHMARKS.md)")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
