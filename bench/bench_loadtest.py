@@ -48,10 +48,12 @@ def _ours(url: str, path: str, users: int, seconds: int, rate: float | None = No
     }
     if rate:
         config |= {"think_mode": "constant_throughput", "throughput_per_user": rate}
+    # The target is on loopback: allowlisted, as a user would for a private target.
+    config["outbound"] = {"allowlist": ["127.0.0.1"], "self_names": [], "self_port": None}
     cpu = _cpu_seconds(resource.RUSAGE_SELF)
     totals = asyncio.run(run_load(config, 0, lambda *a: None, lambda: False))
     cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu
-    window = totals.window
+    window = totals.tally
     return {
         "cpu_s": cpu,
         "requests": window.requests,

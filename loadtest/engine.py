@@ -178,6 +178,10 @@ class User:
             raise
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = type(exc).__name__
+            # A refusal can be raised before any I/O (the outbound gate at connect): without a
+            # yield here a user with no think time would spin and starve the shard's own loop,
+            # which ends the run and hears the emergency stop.
+            await asyncio.sleep(0)
         self.counts.record(int((time.perf_counter() - started) * 1_000_000), ok, size, failure)
 
     async def _think(self, planned: float) -> float:

@@ -217,7 +217,7 @@ def test_values_whose_sum_overflows_a_float_add_up_to_infinity_in_queries_and_ro
     sums = {s["labels"]["host"]: s["points"][0][1] for s in response.json()["series"]}
     assert sums["b"] == 3.0 and sums["a"] is None  # JSON has no Infinity: null, as for NaN
 
-    rollups.rollup_minutes(now)  # the minute of 1e308 × 3 does not fail the run for the other series
+    rollups.rollup_minutes(now)  # the minute of three 1e308s does not fail the run for the other series
     rows = {r.series.labels["host"]: r for r in Rollup1m.objects.filter(series__metric__name="huge")}
     assert rows["a"].sum == float("inf") and rows["a"].max == 1e308 and rows["b"].sum == 3.0
     ids = list(query.series_matching("huge", {"host": "a"}).values_list("id", flat=True))
