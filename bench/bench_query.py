@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection
 
 from bench.common import Result, median_ms
+from lib import sketch
 from monitoring.store import query, writer
 
 RUNS = 9
@@ -40,9 +41,9 @@ def run(args: Any) -> list[Result]:
         cursor.execute("DELETE FROM monitoring_rollup_1m WHERE series_id = %s", [month.id])
         cursor.execute(
             "INSERT INTO monitoring_rollup_1m (series_id, bucket, count, sum, min, max, last, sketch) "
-            "SELECT %s, b, 60, 60 * random(), 0, 1, random(), '{\"p0\": 60}'::jsonb "
+            "SELECT %s, b, 60, 60 * random(), 0, 1, random(), %s "
             "FROM generate_series(%s::timestamptz, %s::timestamptz, interval '1 minute') AS b",
-            [month.id, now - timedelta(days=30), now - timedelta(minutes=1)],
+            [month.id, sketch.encode({"p0": 60}), now - timedelta(days=30), now - timedelta(minutes=1)],
         )
     seconds = 3600 if args.quick else 86400
     start = now.timestamp() - seconds
