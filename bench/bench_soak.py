@@ -7,7 +7,8 @@ collectors. Measured: the memory of every child after the warm-up and at the end
 within ±10 %) — RSS for Seismo's processes; for PostgreSQL the memory of the postmaster and
 its backends without the shared buffer pool (PSS, each page once), since RSS counts each
 page of that fixed-size pool once per backend that touched it: the pool filling up is a
-cache warming, bounded by shared_buffers, and is shown beside it — samples lost
+cache warming, bounded by shared_buffers, and is shown beside it, as are the autovacuum and
+parallel workers that happen to run at the sample (they come and go) — samples lost
 (acknowledged but not stored), stream gaps (a frame whose seq is not the previous one + 1 on
 one connection), and the recovery time after kill -9 of each child (median of 5): from the
 kill until /readyz answers 200 again, an ingest batch sent after the kill is accepted, and
@@ -49,6 +50,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "soak", "soak-pass-1"
 BATCH = 1000
 ROLES = ("web", "worker", "beat", "postgres", "redis")
+# PostgreSQL processes that come and go on their own schedule (an autovacuum worker per table
+# being vacuumed, at most autovacuum_max_workers; parallel query workers): whether one happens
+# to run at a sample says nothing about growth, so they are counted beside the total.
+TRANSIENT = re.compile(r"postgres: (autovacuum worker|parallel worker)")
 GOALS = {"web": 5.0, "worker": 5.0, "beat": 5.0, "postgres": 10.0, "redis": 10.0}
 
 
@@ -113,14 +118,19 @@ def memory_mib(proc: subprocess.Popen[bytes]) -> tuple[dict[str, float], dict[st
         for index, process in enumerate(sorted(processes, key=lambda p: p.pid)):
             try:
                 if role == "postgres":
-                    group = [process, *process.children()]
-                    rollups = []
-                    for member in group:
-                        with contextlib.suppress(OSError):  # a backend that just exited
-                            rollups.append(_rollup(member.pid))
+                    rollups, transient = [_rollup(process.pid)], []
+                    for member in process.children():
+                        with contextlib.suppress(OSError, psutil.Error):  # a backend that just exited
+                            title = " ".join(member.cmdline())
+                            (transient if TRANSIENT.search(title) else rollups).append(_rollup(member.pid))
                     total = sum(r.get("Pss_Anon", 0) + r.get("Pss_File", 0) for r in rollups)
-                    extra["postgres shared"] = sum(r.get("Pss_Shmem", 0) for r in rollups) / 2**20
+                    everyone = rollups + transient
+                    extra["postgres shared"] = sum(r.get("Pss_Shmem", 0) for r in everyone) / 2**20
                     extra["postgres backends"] = float(len(rollups) - 1)
+                    extra["postgres transient"] = float(len(transient))
+                    extra["postgres transient MiB"] = (
+                        sum(r.get("Pss_Anon", 0) + r.get("Pss_File", 0) for r in transient) / 2**20
+                    )
                 else:
                     total = process.memory_info().rss
             except (psutil.Error, OSError):
@@ -375,7 +385,11 @@ def run(args: Any) -> list[Result]:
             if name == "postgres":
                 note += (
                     f"; without shared memory; postmaster and {extra_end.get('postgres backends', 0):.0f} backends "
-                    f"({extra_warmup.get('postgres backends', 0):.0f} after warm-up); "
+                    f"({extra_warmup.get('postgres backends', 0):.0f} after warm-up); beside it, autovacuum/parallel "
+                    f"workers running at the sample: {extra_warmup.get('postgres transient', 0):.0f} "
+                    f"({extra_warmup.get('postgres transient MiB', 0):.1f} MiB) → "
+                    f"{extra_end.get('postgres transient', 0):.0f} "
+                    f"({extra_end.get('postgres transient MiB', 0):.1f} MiB); "
                     f"shared memory (buffer pool, libraries) {extra_warmup.get('postgres shared', 0):.0f} → "
                     f"{extra_end.get('postgres shared', 0):.0f} MiB"
                 )

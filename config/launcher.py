@@ -205,6 +205,7 @@ class Child:
     pass_fds: tuple[int, ...] = ()
     user: str | None = None  # run as this user (PostgreSQL refuses root)
     log: Path | None = None  # stdout and stderr go here instead of the terminal
+    env: dict[str, str] | None = None  # the environment, when not the launcher's own
     service: bool = False  # PostgreSQL / Redis: stopped after everything that uses them
     stop_signal: int = signal.SIGTERM
     process: subprocess.Popen[bytes] | None = None
@@ -261,6 +262,9 @@ class Supervisor:
     def _start(self, child: Child) -> None:
         ids = {"user": child.user, "group": child.user, "extra_groups": []} if child.user else {}
         output = open(child.log, "ab") if child.log else None  # noqa: SIM115 (the child holds it)
+        env = child.env
+        if not child.service:  # pg_stat_activity.application_name says whose connection it is
+            env = {**os.environ, **(env or {}), "PGAPPNAME": f"seismo {child.name}"}
         try:
             child.process = subprocess.Popen(
                 child.argv,
@@ -270,6 +274,7 @@ class Supervisor:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT if output else None,
+                env=env,
                 **ids,
             )
         finally:
@@ -473,7 +478,9 @@ def supervise_services(directory: Path, supervisor: Supervisor) -> list[str]:
         pg = EmbeddedPostgres(directory)
         if not pg.is_running():
             pg.prepare()
-            child = Child("postgres", pg.server_argv(), user=pg.user, log=pg.log_file, service=True)
+            child = Child(
+                "postgres", pg.server_argv(), user=pg.user, log=pg.log_file, service=True, env=pg.server_env()
+            )
             child.stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for clients
             supervisor.add(child)
             started.append("postgres")

@@ -290,3 +290,17 @@ def test_a_restarted_child_never_meets_what_its_predecessor_left_running(capsys)
         assert not leftover.is_running() or leftover.status() == psutil.STATUS_ZOMBIE
     finally:
         supervisor.stop_all()
+
+
+def test_each_child_names_its_database_connections(tmp_path):
+    # pg_stat_activity.application_name then says which process holds a backend.
+    from config import launcher
+
+    supervisor = launcher.Supervisor()
+    out = tmp_path / "name"
+    try:
+        supervisor.spawn("worker", ["sh", "-c", f'printf %s "$PGAPPNAME" > {out}.tmp && mv {out}.tmp {out}; sleep 30'])
+        assert wait_until(out.exists, timeout=30)
+        assert out.read_text() == "seismo worker"
+    finally:
+        supervisor.stop_all()
