@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.test.utils import override_settings
 
-from bench.common import Result, median_ms
+from bench.common import Result, arriving_on_time, median_ms
 from monitoring import collectors
 from monitoring.models import Chunk, Compaction, RollupState
 from monitoring.store import compaction, query, writer
@@ -116,7 +115,7 @@ def run(args: Any) -> list[Result]:
     ids = resolve_series({keys[key]: label_sets[key] for key in captured})
     sid_of = {key: ids[keys[key]] for key in captured}
     total = 0
-    with override_settings(STORAGE_HOT_WINDOW_SECONDS=30 * 86400):  # store the day as raw rows first
+    with arriving_on_time():  # store the day as raw rows first
         for key, (ts, values) in captured.items():
             day_ts, day_values = tile(ts, values, start_us, counter=names[key].endswith("_total"))
             writer.copy_columns(np.full(len(day_ts), sid_of[key], np.int64), day_ts, day_values)
@@ -160,7 +159,7 @@ def run(args: Any) -> list[Result]:
     )
     fleet_ids = np.array(sorted(fleet.values()), np.int64)
     rng = np.random.default_rng(7)
-    with override_settings(STORAGE_HOT_WINDOW_SECONDS=30 * 86400):
+    with arriving_on_time():
         for offset in range(0, 3600, 10):
             stamps = np.full(
                 len(fleet_ids), hour_start + offset * 1_000_000 + rng.integers(0, 5, len(fleet_ids)) * 1000

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+
+from django.test.utils import override_settings
+
+from monitoring import tasks
+from monitoring.models import Compaction, RollupState
 
 
 @dataclass
@@ -28,6 +35,27 @@ class Result:
         if self.anchor_value in (None, 0):
             return None
         return self.value / self.anchor_value
+
+
+@contextmanager
+def arriving_on_time() -> Iterator[None]:
+    """Samples written inside land as raw rows whatever their age, as each did on a live
+    instance, where it arrived while still inside the hot window (and not in the late table,
+    where a bench writing a day of history in one go would otherwise put it)."""
+    with override_settings(STORAGE_HOT_WINDOW_SECONDS=30 * 86400):
+        yield
+
+
+def settle_like_beat(since: datetime) -> dict[str, Any]:
+    """Run beat's own storage tasks over history written since ``since`` (``arriving_on_time``):
+    the 1-minute rollups, then compaction. Afterwards the store holds what a live instance
+    holds after its schedule ran: chunks for every hour past the hot window, raw rows inside
+    it, rollups up to the last minute, and no late rows."""
+    RollupState.objects.update_or_create(name="1m", defaults={"watermark": since})
+    # A live instance compacted each hour as it passed; the history lies before the last run's watermark.
+    Compaction.objects.all().delete()
+    tasks.rollup_minutes()
+    return tasks.compact()
 
 
 def median_of(runs: int, fn: Callable[[], float]) -> tuple[float, list[float]]:

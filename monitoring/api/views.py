@@ -185,7 +185,7 @@ class QueryView(APIView):
         except ValueError:
             raise ApiError("`step` must be a positive whole number of seconds.", details={"field": "step"}) from None
         agg = request.query_params.get("agg", "avg")
-        series = query.query(metric, matchers, start, end, step=step, agg=agg)
+        series = query.query(metric, matchers, start, end, step=step, agg=agg, arrays=True)
         tier = query.choose_tier(start, end)
         return Response(
             {

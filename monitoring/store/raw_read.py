@@ -70,19 +70,29 @@ class Buckets:
 
     def values(self, agg: str) -> list[float | None]:
         """The aggregate of each row (None where there is none: a rate needs two samples)."""
+        if agg == "rate":
+            rates, missing = self._rates()
+            return [None if m else r for r, m in zip(rates.tolist(), missing.tolist(), strict=True)]
+        return self.array(agg).tolist()
+
+    def array(self, agg: str) -> np.ndarray:
+        """``values`` as float64, NaN where there is none (JSON has no NaN: null either way)."""
         if agg == "avg":
             with np.errstate(invalid="ignore", over="ignore"):
-                return (self.sum / self.count).tolist()
+                return self.sum / self.count
         if agg == "count":
-            return self.count.astype(np.float64).tolist()
+            return self.count.astype(np.float64)
         if agg == "rate":
-            spans = (self.last_ts - self.first_ts) / 1e6
-            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                delta = self.last - self.first
-                rates = np.where(delta < 0, 0.0, delta) / np.where(spans > 0, spans, 1.0)
-            missing = (self.count < 2) | (self.last_ts == self.first_ts)
-            return [None if m else r for r, m in zip(rates.tolist(), missing.tolist(), strict=True)]
-        return getattr(self, agg).tolist()
+            rates, missing = self._rates()
+            return np.where(missing, np.nan, rates)
+        return getattr(self, agg)
+
+    def _rates(self) -> tuple[np.ndarray, np.ndarray]:
+        spans = (self.last_ts - self.first_ts) / 1e6
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            delta = self.last - self.first
+            rates = np.where(delta < 0, 0.0, delta) / np.where(spans > 0, spans, 1.0)
+        return rates, (self.count < 2) | (self.last_ts == self.first_ts)
 
 
 def _ordered_sums(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

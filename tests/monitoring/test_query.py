@@ -1,14 +1,18 @@
 import csv
 import io
+import math
 import time
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from django.db import connection
 
 from lib import sketch
+from lib.renderers import FastJSONRenderer
 from monitoring import rollups
-from monitoring.models import Rollup1h, Rollup1m
+from monitoring.choices import Aggregation
+from monitoring.models import Chunk, Rollup1h, Rollup1m
 from monitoring.store import chunks, compaction, export, query, writer
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +227,28 @@ def test_values_whose_sum_overflows_a_float_add_up_to_infinity_in_queries_and_ro
     ids = list(query.series_matching("huge", {"host": "a"}).values_list("id", flat=True))
     ((_, total),) = next(iter(query._bucketed("1m", ids, start, start + timedelta(minutes=1), 60, "sum").values()))
     assert total == float("inf")
+
+
+def test_the_query_api_writes_the_same_json_from_arrays_as_from_lists_wherever_samples_live(api_as, viewer):
+    """The API takes raw-tier points as arrays (no Python list per point): its JSON is byte for
+    byte the list form's over chunks, late rows and raw rows, NaN, ±Inf, -0.0 and a rate
+    without two samples included."""
+    base = (int(time.time()) // 3600 - 4) * 3600
+    values = [1.5, -0.0, math.nan, math.inf, -math.inf, 1e308, 5e-324, 42.0]
+    put("mixed_places", [(base + i * 97.3, values[i % len(values)]) for i in range(150)], host="a")  # to now
+    put("mixed_places", [(base + 7213.0, 3.0)], host="b")  # one sample: no rate
+    compaction.compact()  # the hours past the hot window become chunks
+    put("mixed_places", [(base + 50.0, 9.0)], host="a")  # late, into a compacted hour
+    assert Chunk.objects.filter(series__metric__name="mixed_places").exists()
+    start, end = datetime.fromtimestamp(base, UTC), datetime.fromtimestamp(base + 4 * 3600 + 60, UTC)
+    render = FastJSONRenderer().render
+    for agg in Aggregation.values:
+        for step in (60, 600, 3600):
+            lists = query.query("mixed_places", {}, start, end, step=step, agg=agg)
+            assert render(query.query("mixed_places", {}, start, end, step=step, agg=agg, arrays=True)) == render(lists)
+    response = api_as(viewer).get(
+        "/api/v1/query/", {"metric": "mixed_places", "from": base, "to": end.timestamp(), "step": 60, "agg": "rate"}
+    )
+    lists = query.query("mixed_places", {}, start, end, step=60, agg="rate")
+    assert response.json()["series"] == orjson.loads(render(lists))
+    assert [p[1] for p in response.json()["series"][1]["points"]] == [None]
