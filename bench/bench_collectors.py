@@ -21,7 +21,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 def _measure(seconds: float, data_dir: Path) -> tuple[float, float]:
     """(CPU % of one core, RSS MB) of worker + beat over ``seconds`` after a warm-up."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "SEISMO_DATA_DIR": str(data_dir)}
+    # The product's settings, as `make run` starts these processes: the test settings switch off
+    # the connection pool, and without it every task and every check tick opens a new PostgreSQL
+    # connection. This process's environment keeps the test run's key prefix and database.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "SEISMO_DATA_DIR": str(data_dir)}
+    env.pop("DB_POOL", None)
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "config.launcher", role],
