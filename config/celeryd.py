@@ -42,6 +42,9 @@ def main(argv: list[str]) -> int:
         # Workers share no state that needs a start-up sync (mingle) or gossip: both cost broker traffic.
         without_mingle=True,
         without_gossip=True,
+        # Heartbeat events (one publish every 2 s) feed event monitors such as Flower; nothing here
+        # reads them (celery_workers and /readyz ping through the control mailbox).
+        without_heartbeat=True,
     )
     worker.start()
     return worker.exitcode or 0
