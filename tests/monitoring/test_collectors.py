@@ -1,5 +1,8 @@
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -45,9 +48,28 @@ def test_open_connections_count_sockets_by_state_named_as_psutil_names_them():
         server.accept()[0],
     ):
         counts = {lab["state"]: v for n, lab, v in collectors.system_medium() if n == "system_open_connections"}
+        # The /proc tables are the fallback where the netlink dump is refused: both see the same pair.
+        netlink = collectors.tcp_states_netlink()
+        tables = collectors.tcp_states_proc([Path("/proc/net/tcp"), Path("/proc/net/tcp6")])
     assert counts["listen"] >= 1
     assert counts["established"] >= 2  # both ends of the pair
+    for seen in (netlink, tables):
+        assert seen["LISTEN"] >= 1 and seen["ESTABLISHED"] >= 2
     assert set(counts) <= {getattr(psutil, name).lower() for name in dir(psutil) if name.startswith("CONN_")}
+
+
+def test_process_metrics_find_a_worker_started_after_the_last_look():
+    collectors.system_medium()
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "celery", " worker"])
+    try:
+        rows = collectors.system_medium()
+        pids = {lab["pid"] for n, lab, _ in rows if n == "process_rss_bytes" and lab["role"] == "worker"}
+        assert str(worker.pid) in pids
+    finally:
+        worker.kill()
+        worker.wait()
+    rows = collectors.system_medium()
+    assert str(worker.pid) not in {lab["pid"] for n, lab, _ in rows if n == "process_rss_bytes"}
 
 
 def test_database_collector_sees_commits_grow():
