@@ -1,12 +1,12 @@
 """Prometheus remote-write 1.0: decode a snappy-compressed protobuf ``WriteRequest`` into columns.
 
 The schema is our own small copy of prometheus/prompb (types.proto + remote.proto), built at
-import time with ``descriptor_pb2`` so no generated code is checked in. Decoding uses a second,
-wire-compatible view of it in which a series' labels stay undecoded ``bytes`` inside protobuf:
-once the samples are read, protobuf itself serializes each series' labels (and only them) back
-into one ``bytes`` — the series key. The labels of a series Seismo has already seen are then
-only a dictionary key (no per-label Python objects), and only a series never seen before is
-decoded label by label with the full schema.
+import time with ``descriptor_pb2`` so no generated code is checked in. Decoding uses
+wire-compatible views of it in which a series' labels stay undecoded ``bytes`` inside protobuf:
+the samples are read from one, and protobuf itself serializes every series' labels (and only
+them) back into one ``bytes`` each — the series keys. The labels of a series Seismo has
+already seen are then only a dictionary key (no per-label Python objects), and only a series
+never seen before is decoded label by label with the full schema.
 """
 
 from __future__ import annotations
@@ -64,6 +64,12 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
         ("samples", 2, _F.TYPE_MESSAGE, many, ".seismo.prompb.Sample"),
     )
     message("LazyWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.LazyTimeSeries"))
+    # The keys of a request in three C calls: parsed with series that know only their labels
+    # (samples and the rest become unknown fields), discarded, serialized whole, then read
+    # back with each series as one ``bytes`` — its key, with no Python call per series.
+    message("LabelsOnlyTimeSeries", ("labels", 1, _F.TYPE_BYTES, many, ""))
+    message("LabelsOnlyWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.LabelsOnlyTimeSeries"))
+    message("KeysWriteRequest", ("timeseries", 1, _F.TYPE_BYTES, many, ""))
     # A series key parsed back: its labels only.
     message("LabelSet", ("labels", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.Label"))
     return proto
@@ -83,6 +89,8 @@ TimeSeries = _class("TimeSeries")
 WriteRequest = _class("WriteRequest")
 _LazyWriteRequest = _class("LazyWriteRequest")
 _LabelSet = _class("LabelSet")
+_LabelsOnlyWriteRequest = _class("LabelsOnlyWriteRequest")
+_KeysWriteRequest = _class("KeysWriteRequest")
 
 
 def decode_labels(key: bytes) -> tuple[str, dict[str, str]]:
@@ -132,12 +140,10 @@ def decode(body: bytes) -> Columns:
         samples = [sample for item in lists for sample in item]
     values = [sample.value for sample in samples]
     stamps = [sample.timestamp for sample in samples]
-    # What is left of each series once its samples are cleared (and unknown fields dropped) is
-    # its labels: protobuf serializes them into the key without a Python object per label.
-    for item in series:
-        item.ClearField("samples")
-    request.DiscardUnknownFields()
-    keys = [item.SerializeToString() for item in series]
+    # A series' key is its labels as protobuf serializes them (no Python object per label).
+    labels_only = _LabelsOnlyWriteRequest.FromString(raw)
+    labels_only.DiscardUnknownFields()
+    keys = list(_KeysWriteRequest.FromString(labels_only.SerializeToString()).timeseries)
     index = np.repeat(np.arange(len(keys), dtype=np.int64), np.asarray(counts, dtype=np.int64))
     return Columns(
         keys=keys,
