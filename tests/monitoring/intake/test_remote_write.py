@@ -51,6 +51,21 @@ def test_a_resent_request_stores_nothing_twice(ingest_key):
     assert [v for _, v in stored("up", job="x")] == [1.0, 1.0, 0.0]
 
 
+def test_a_request_across_midnight_is_stored_in_both_days_and_a_resend_stores_nothing_twice(ingest_key, settings):
+    settings.STORAGE_HOT_WINDOW_SECONDS = 3 * 86400  # both days still in the raw partitions
+    today, yesterday = now_ms(), now_ms(-86400)
+    body = remote_write.encode(
+        [
+            ({"__name__": "node_load5", "instance": "a:9100"}, [(1.0, yesterday), (2.0, today)]),
+            ({"__name__": "node_load5", "instance": "b:9100"}, [(3.0, today)]),
+        ]
+    )
+    assert post(body, ingest_key).status_code == 204
+    assert post(body, ingest_key).status_code == 204
+    assert stored("node_load5", instance="a:9100") == [(yesterday / 1000, 1.0), (today / 1000, 2.0)]
+    assert stored("node_load5", instance="b:9100") == [(today / 1000, 3.0)]
+
+
 def test_an_invalid_name_is_refused_with_a_400_and_the_valid_series_are_stored(ingest_key):
     t = now_ms()
     body = remote_write.encode(
