@@ -165,10 +165,9 @@ def store_columns(
     order = np.lexsort((ts_us, series_ids))
     ends = np.flatnonzero(np.diff(series_ids[order], append=-1) != 0)
     last = order[ends]
-    latest = {
-        int(sid): (ts / 1e6, float(value))
-        for sid, ts, value in zip(series_ids[last].tolist(), ts_us[last].tolist(), values[last].tolist(), strict=True)
-    }
+    # Built by zip in C: a Prometheus batch is ~2,000 series, so per-series Python is per-sample.
+    stamps_values = zip((ts_us[last] / 1e6).tolist(), values[last].tolist(), strict=True)
+    latest = dict(zip(series_ids[last].tolist(), stamps_values, strict=True))
 
     def after_commit() -> None:
         metrics = {describe[sid][0] for sid in latest if sid in describe}
