@@ -10,10 +10,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import HttpRequest, HttpResponse
 
 from lib.redis import get_redis, key
@@ -63,6 +64,8 @@ class RequestStats:
         self.counts: dict[str, float] = {}
         self.in_flight = 0
         self._flusher: threading.Thread | None = None
+        if autoflush:
+            os.register_at_fork(after_in_child=self._after_fork)
 
     def add(self, fields: list[tuple[str, float]]) -> None:
         with self.lock:
@@ -76,21 +79,32 @@ class RequestStats:
         return counts
 
     def ensure_flusher(self) -> None:
-        if not self.autoflush:
+        # Called per request, so no is_alive() here: the thread clears _flusher itself when it
+        # ends, and a forked child (where it does not run) clears it in _after_fork.
+        if self._flusher is not None or not self.autoflush:
             return
-        if self._flusher is None or not self._flusher.is_alive():
-            with self.lock:
-                if self._flusher is None or not self._flusher.is_alive():
-                    self._flusher = threading.Thread(target=self._run, name="seismo-request-stats", daemon=True)
-                    self._flusher.start()
+        with self.lock:
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._run, name="seismo-request-stats", daemon=True)
+                self._flusher.start()
+
+    def _after_fork(self) -> None:
+        """The parent flushes what it counted; the child starts empty, with its own thread."""
+        self.lock = threading.Lock()
+        self.counts = {}
+        self.in_flight = 0
+        self._flusher = None
 
     def _run(self) -> None:
-        while True:
-            time.sleep(settings.REQUEST_METRICS_FLUSH_SECONDS)
-            try:
-                self.flush()
-            except Exception as exc:  # Redis down: keep counting, try again at the next flush
-                logger.debug("request stats flush failed: %s", exc)
+        try:
+            while True:
+                time.sleep(settings.REQUEST_METRICS_FLUSH_SECONDS)
+                try:
+                    self.flush()
+                except Exception as exc:  # Redis down: keep counting, try again at the next flush
+                    logger.debug("request stats flush failed: %s", exc)
+        finally:
+            self._flusher = None  # the next request starts another
 
     def flush(self, now: float | None = None) -> int:
         """Add this process's counts to the current period's Redis hash."""
@@ -125,6 +139,29 @@ class QueryCounter:
             self.seconds += time.perf_counter() - started
 
 
+# The counter of the request being answered in this context, if any (see count_queries).
+_request_queries: ContextVar[QueryCounter | None] = ContextVar("seismo_request_queries", default=None)
+
+
+def count_queries(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+    """An execute wrapper on every connection: times the query for the request being answered.
+
+    Installed once per connection (install_query_counter) rather than per request, since looking
+    the connection up and entering connection.execute_wrapper() cost more than the rest of the
+    middleware; outside a request it only passes the query on.
+    """
+    counter = _request_queries.get()
+    if counter is None:
+        return execute(sql, params, many, context)
+    return counter(execute, sql, params, many, context)
+
+
+def install_query_counter(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """connection_created receiver (see monitoring.apps): a wrapper object outlives reconnects."""
+    if count_queries not in connection.execute_wrappers:
+        connection.execute_wrappers.append(count_queries)
+
+
 class RequestMetricsMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -132,18 +169,19 @@ class RequestMetricsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         stats.in_flight += 1
         queries = QueryCounter()
+        token = _request_queries.set(queries)
         started = time.perf_counter()
         status = 500
         size = 0
         try:
-            with connection.execute_wrapper(queries):
-                response = self.get_response(request)
+            response = self.get_response(request)
             status = response.status_code
             if not response.streaming:
                 size = len(response.content)
             return response
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
+            _request_queries.reset(token)
             stats.in_flight -= 1
             match = getattr(request, "resolver_match", None)
             route = "/" + match.route if match is not None and match.route else ("/" if match else "unmatched")

@@ -69,6 +69,28 @@ def method_label(method: str) -> str:
     return method if method in METHODS else OTHER_METHOD
 
 
+# The field names one request adds to, per (route, method label, status class, source): built
+# once, since formatting five names per request was most of the middleware's cost. Routes are
+# URL patterns and methods are normalised first, so the keys are few; the cap is a backstop.
+_KEYS_LIMIT: Final = 4096
+_keys: dict[tuple[str, str, int, str], tuple[str, str, str, str, str, str | None]] = {}
+
+
+def _request_keys(route: str, label: str, status_class: int, source: str) -> tuple[str, str, str, str, str, str | None]:
+    keys = (
+        field(REQUESTS, route, label, f"{status_class}xx", source),
+        field(LATENCY, route, source, ""),  # the bucket is appended per request
+        field(BYTES, route, source),
+        field(QUERIES, source),
+        field(QUERY_MS, source),
+        field(ERRORS, route, source) if status_class >= 5 else None,
+    )
+    if len(_keys) >= _KEYS_LIMIT:
+        _keys.clear()
+    _keys[(route, label, status_class, source)] = keys
+    return keys
+
+
 def request_fields(
     *,
     route: str,
@@ -81,13 +103,17 @@ def request_fields(
     query_ms: float,
 ) -> list[tuple[str, float]]:
     """What one answered request adds to the current period."""
+    label = method_label(method)
+    status_class = status // 100
+    keys = _keys.get((route, label, status_class, source)) or _request_keys(route, label, status_class, source)
+    requests, latency, size_key, queries_key, query_ms_key, errors = keys
     fields: list[tuple[str, float]] = [
-        (field(REQUESTS, route, method_label(method), f"{status // 100}xx", source), 1),
-        (field(LATENCY, route, source, bucket_of(elapsed_ms)), 1),
-        (field(BYTES, route, source), size),
-        (field(QUERIES, source), queries),
-        (field(QUERY_MS, source), query_ms),
+        (requests, 1),
+        (latency + bucket_of(elapsed_ms), 1),
+        (size_key, size),
+        (queries_key, queries),
+        (query_ms_key, query_ms),
     ]
-    if status >= 500:
-        fields.append((field(ERRORS, route, source), 1))
+    if errors is not None:
+        fields.append((errors, 1))
     return fields

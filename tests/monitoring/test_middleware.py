@@ -1,0 +1,66 @@
+"""The request middleware counts each request's database queries and builds the same field names
+from its per-request cache as the codec spells them."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from lib.sketch import bucket_of
+from monitoring import middleware, reqstats
+from monitoring.middleware import RequestStats, count_queries
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stats(monkeypatch) -> RequestStats:
+    """This test's own counters (the process-wide flusher thread would take them mid-test)."""
+    own = RequestStats(autoflush=False)
+    monkeypatch.setattr(middleware, "stats", own)
+    return own
+
+
+def test_it_counts_every_query_a_request_runs_and_none_outside_requests(client, viewer, stats):
+    client.force_login(viewer)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/api/v1/metrics/").status_code == 200
+    assert len(captured) > 0
+    with connection.cursor() as cursor:  # outside any request: not counted
+        cursor.execute("SELECT 1")
+    counted = stats.take()
+    assert counted["q|seismo"] == len(captured)
+    assert counted["qt|seismo"] > 0
+
+
+def test_a_connection_carries_the_query_counter_once_across_reconnects(db):
+    connection.ensure_connection()
+    connection.close()
+    connection.ensure_connection()
+    assert connection.execute_wrappers.count(count_queries) == 1
+
+
+def test_cached_field_names_match_the_codec_for_each_status_class():
+    def names(status: int) -> list[str]:
+        fields = reqstats.request_fields(
+            route="/x/", method="GET", status=status, source="app", elapsed_ms=2.0, size=1, queries=0, query_ms=0
+        )
+        return [name for name, _ in fields]
+
+    for _ in range(2):  # the first call fills the cache, the second reads it
+        assert names(503) == [
+            reqstats.field(reqstats.REQUESTS, "/x/", "GET", "5xx", "app"),
+            reqstats.field(reqstats.LATENCY, "/x/", "app", bucket_of(2.0)),
+            reqstats.field(reqstats.BYTES, "/x/", "app"),
+            reqstats.field(reqstats.QUERIES, "app"),
+            reqstats.field(reqstats.QUERY_MS, "app"),
+            reqstats.field(reqstats.ERRORS, "/x/", "app"),
+        ]
+        assert names(204) == [
+            reqstats.field(reqstats.REQUESTS, "/x/", "GET", "2xx", "app"),
+            reqstats.field(reqstats.LATENCY, "/x/", "app", bucket_of(2.0)),
+            reqstats.field(reqstats.BYTES, "/x/", "app"),
+            reqstats.field(reqstats.QUERIES, "app"),
+            reqstats.field(reqstats.QUERY_MS, "app"),
+        ]
