@@ -56,20 +56,18 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
         ("timeseries", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.TimeSeries"),
         ("metadata", 3, _F.TYPE_MESSAGE, many, ".seismo.prompb.MetricMetadata"),
     )
-    # The same wire format, labels left as bytes (a length-delimited field either way); other
-    # fields (exemplars, native histograms) are unknown here and dropped from the key.
-    message(
-        "LazyTimeSeries",
-        ("labels", 1, _F.TYPE_BYTES, many, ""),
-        ("samples", 2, _F.TYPE_MESSAGE, many, ".seismo.prompb.Sample"),
-    )
-    message("LazyWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.LazyTimeSeries"))
-    # The keys of a request in three C calls: parsed with series that know only their labels
-    # (samples and the rest become unknown fields), discarded, serialized whole, then read
-    # back with each series as one ``bytes`` — its key, with no Python call per series.
+    # Wire-compatible views that read a request with a few C calls and no Python call per
+    # series. Keys: series that know only their labels (samples, exemplars, native histograms
+    # become unknown fields), discarded, serialized whole, read back with each series as one
+    # ``bytes`` — its key. Samples: the same with samples only; each series' part tells how
+    # many samples it has, and "Flat", whose ``timeseries`` is a singular field (protobuf merges
+    # repeats of one: every series' samples, in order, in one list), gives them all at once.
     message("LabelsOnlyTimeSeries", ("labels", 1, _F.TYPE_BYTES, many, ""))
     message("LabelsOnlyWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.LabelsOnlyTimeSeries"))
-    message("KeysWriteRequest", ("timeseries", 1, _F.TYPE_BYTES, many, ""))
+    message("SamplesOnlyTimeSeries", ("samples", 2, _F.TYPE_MESSAGE, many, ".seismo.prompb.Sample"))
+    message("SamplesOnlyWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.SamplesOnlyTimeSeries"))
+    message("FlatWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, one, ".seismo.prompb.SamplesOnlyTimeSeries"))
+    message("PartsWriteRequest", ("timeseries", 1, _F.TYPE_BYTES, many, ""))
     # A series key parsed back: its labels only.
     message("LabelSet", ("labels", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.Label"))
     return proto
@@ -87,10 +85,12 @@ Label = _class("Label")
 Sample = _class("Sample")
 TimeSeries = _class("TimeSeries")
 WriteRequest = _class("WriteRequest")
-_LazyWriteRequest = _class("LazyWriteRequest")
 _LabelSet = _class("LabelSet")
 _LabelsOnlyWriteRequest = _class("LabelsOnlyWriteRequest")
-_KeysWriteRequest = _class("KeysWriteRequest")
+_SamplesOnlyWriteRequest = _class("SamplesOnlyWriteRequest")
+_FlatWriteRequest = _class("FlatWriteRequest")
+_PartsWriteRequest = _class("PartsWriteRequest")
+_SAMPLE_TAG = 0x12  # field 2, length-delimited: a series' sample
 
 
 def decode_labels(key: bytes) -> tuple[str, dict[str, str]]:
@@ -123,32 +123,49 @@ def decompress(body: bytes) -> bytes:
         raise DoorError(f"body is not snappy-compressed (block format): {exc}") from None
 
 
+def _wire(view: Any) -> bytes:
+    """A parsed view serialized again without its unknown fields."""
+    view.DiscardUnknownFields()
+    return view.SerializeToString()
+
+
+def _parts(wire: bytes) -> list[bytes]:
+    """Each series of a serialized request, as the bytes of its fields."""
+    return list(_PartsWriteRequest.FromString(wire).timeseries)
+
+
+def _one_sample_each(parts: list[bytes]) -> bool:
+    """Whether every series' samples part holds exactly one sample: its tag, a one-byte length
+    (a Sample without unknown fields is at most 20 bytes) and nothing after that sample."""
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    if not lengths.all():
+        return False
+    joined = np.frombuffer(b"".join(parts), dtype=np.uint8)
+    starts = np.cumsum(lengths) - lengths
+    return bool(((joined[starts] == _SAMPLE_TAG) & (lengths == 2 + joined[starts + 1].astype(np.int64))).all())
+
+
 def decode(body: bytes) -> Columns:
     """A remote-write body as columns; raises DoorError (a 4xx, don't retry) when it is not one."""
     raw = decompress(body)
-    request = _LazyWriteRequest()
     try:
-        request.ParseFromString(raw)
+        samples_only = _SamplesOnlyWriteRequest.FromString(raw)
+        labels_only = _LabelsOnlyWriteRequest.FromString(raw)
     except DecodeError as exc:
         raise DoorError(f"body is not a protobuf WriteRequest: {exc}") from None
-    series = request.timeseries
-    lists = [item.samples for item in series]
-    counts = list(map(len, lists))
-    if counts.count(1) == len(counts):  # one sample per series, as Prometheus sends
-        samples = [item[0] for item in lists]
+    keys = _parts(_wire(labels_only))
+    samples_wire = _wire(samples_only)
+    if _one_sample_each(_parts(samples_wire)):  # as Prometheus sends
+        counts = np.ones(len(keys), dtype=np.int64)
     else:
-        samples = [sample for item in lists for sample in item]
+        counts = np.asarray([len(item.samples) for item in samples_only.timeseries], dtype=np.int64)
+    samples = _FlatWriteRequest.FromString(samples_wire).timeseries.samples
     values = [sample.value for sample in samples]
     stamps = [sample.timestamp for sample in samples]
-    # A series' key is its labels as protobuf serializes them (no Python object per label).
-    labels_only = _LabelsOnlyWriteRequest.FromString(raw)
-    labels_only.DiscardUnknownFields()
-    keys = list(_KeysWriteRequest.FromString(labels_only.SerializeToString()).timeseries)
-    index = np.repeat(np.arange(len(keys), dtype=np.int64), np.asarray(counts, dtype=np.int64))
     return Columns(
         keys=keys,
         decode=decode_labels,
-        series_index=index,
+        series_index=np.repeat(np.arange(len(keys), dtype=np.int64), counts),
         ts_ms=np.asarray(stamps, dtype=np.int64),
         values=np.asarray(values, dtype=np.float64),
     )

@@ -66,6 +66,23 @@ def test_a_request_across_midnight_is_stored_in_both_days_and_a_resend_stores_no
     assert stored("node_load5", instance="b:9100") == [(today / 1000, 3.0)]
 
 
+def test_series_with_no_one_or_several_samples_each_keep_their_own_samples(ingest_key):
+    t = now_ms()
+    body = remote_write.encode(
+        [
+            ({"__name__": "node_load15", "instance": "empty"}, []),
+            ({"__name__": "node_load15", "instance": "zero"}, [(0.0, t)]),
+            ({"__name__": "node_load15", "instance": "two"}, [(1.0, t), (2.0, t + 1000)]),
+            ({"__name__": "node_load15", "instance": "one"}, [(3.0, t)]),
+        ]
+    )
+    assert post(body, ingest_key).status_code == 204
+    assert stored("node_load15", instance="empty") == []
+    assert stored("node_load15", instance="zero") == [(t / 1000, 0.0)]
+    assert stored("node_load15", instance="two") == [(t / 1000, 1.0), ((t + 1000) / 1000, 2.0)]
+    assert stored("node_load15", instance="one") == [(t / 1000, 3.0)]
+
+
 def test_an_invalid_name_is_refused_with_a_400_and_the_valid_series_are_stored(ingest_key):
     t = now_ms()
     body = remote_write.encode(
