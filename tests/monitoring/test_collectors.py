@@ -10,8 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from lib.redis import get_redis, key
-from monitoring import collectors, middleware, reqstats
-from monitoring.middleware import RequestStats
+from monitoring import collectors, reqstats
 from monitoring.models import Collector, Metric
 from monitoring.store import query, writer
 
@@ -138,15 +137,6 @@ def test_a_failing_collector_does_not_stop_the_others(monkeypatch):
     monkeypatch.setitem(collectors.READERS, collectors.Cadence.SLOW, readers)
     collectors._switches["at"] = 0
     assert collectors.collect_cadence("slow") == 1
-
-
-@pytest.fixture
-def stats(monkeypatch) -> RequestStats:
-    """This test's own request counters: the process-wide ones are flushed by a background
-    thread (started by any earlier request) that would take the counts mid-test."""
-    own = RequestStats(autoflush=False)
-    monkeypatch.setattr(middleware, "stats", own)
-    return own
 
 
 def test_requests_through_the_middleware_write_nothing_to_the_database(client, viewer, stats):
