@@ -517,7 +517,7 @@ def valid_timezone(name: str) -> None:
 
 
 def valid_weekdays(days: object) -> None:
-    if not isinstance(days, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+    if not isinstance(days, list) or not all(type(d) is int and 0 <= d <= 6 for d in days):
         raise ValidationError("A list of weekday numbers, 0 (Monday) to 6 (Sunday); empty means every day.")
 
 

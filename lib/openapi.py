@@ -4,15 +4,19 @@ a drf-spectacular postprocessing hook, so new endpoints are covered without per-
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.core.validators import RegexValidator
 from django.db import models
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import is_patched_serializer
 from rest_framework import serializers
 
 from lib.text import NAME_FORBIDDEN, TEXT_FORBIDDEN, valid_name, valid_text
 
+# A name's pattern (``valid_name``): one printable line, not only spaces.
+NAME_PATTERN = f"^(?!\\s*$)[^{NAME_FORBIDDEN.pattern[1:-1]}]+$"
 ERROR_COMPONENT = "ErrorEnvelope"
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -85,8 +89,17 @@ class AutoSchema(SpectacularAutoSchema):
 
     - a model JSONField is an object or an array (from its default), null only if the column is;
     - strings carry the characters our validators refuse as a pattern (NUL always);
-    - read-only relations to nullable foreign keys are nullable.
+    - read-only relations to nullable foreign keys are nullable;
+    - a serializer's ``request_rules`` (JSON Schema keywords across its fields, e.g. a ``oneOf``)
+      join its request object, except on PATCH, whose partial body merges with the stored one.
     """
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        rules = getattr(serializer, "request_rules", None)
+        if rules and direction == "request" and not is_patched_serializer(serializer, direction):
+            schema.update(copy.deepcopy(rules))
+        return schema
 
     def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
@@ -100,7 +113,7 @@ class AutoSchema(SpectacularAutoSchema):
                 schema["type"] = "array"
                 schema.setdefault("items", {})
             if model_field.null or getattr(field, "allow_null", False):
-                schema["nullable"] = True
+                _allow_null(schema)
         writable = direction == "request" and not field.read_only
         if (
             writable
@@ -114,15 +127,35 @@ class AutoSchema(SpectacularAutoSchema):
                 if regex is not None:  # the field's own pattern (spectacular adds it after this hook)
                     schema["pattern"] = regex.regex.pattern
                 elif valid_name in validators:
-                    schema["pattern"] = f"^(?!\\s*$)[^{NAME_FORBIDDEN.pattern[1:-1]}]+$"
+                    schema["pattern"] = NAME_PATTERN
                 elif valid_text in validators:
                     schema["pattern"] = f"^[^{TEXT_FORBIDDEN.pattern[1:-1]}]+$"
                 else:
                     schema["pattern"] = "^[^\\x00]+$"  # non-empty: blank, where allowed, is its own branch
         related = isinstance(field, serializers.RelatedField) and field.read_only
         if related and model_field is not None and getattr(model_field, "null", False):
-            schema["nullable"] = True
+            _allow_null(schema)
         return schema
+
+
+def _allow_null(schema: dict[str, Any]) -> None:
+    """OpenAPI 3.1 (JSON Schema) spells nullable as a type list (or a ``null`` branch)."""
+    if _admits_null(schema):
+        return
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        schema["type"] = [kind, "null"]
+    elif isinstance(kind, list):
+        kind.append("null")
+    else:
+        schema.update({"oneOf": [{k: schema.pop(k) for k in list(schema)}, {"type": "null"}]})
+
+
+def _admits_null(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    return any(_admits_null(branch) for branch in [*schema.get("oneOf", []), *schema.get("anyOf", [])])
 
 
 def _model_field(field: Any) -> models.Field | None:

@@ -3,11 +3,13 @@ the forms and the admin refuse."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -46,10 +48,26 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+# A wall-clock time with no offset (it is read in a time zone the object names); the lookahead
+# ends the string where ``$`` would also let a trailing newline through.
+LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(?![\s\S])")
+
+
+@extend_schema_field({"type": "string", "pattern": LOCAL_TIME.pattern, "example": "02:00"})
+class LocalTimeField(serializers.TimeField):
+    """``hh:mm[:ss[.uuuuuu]]`` and nothing else (DRF's own also takes offsets and one-digit hours)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or not LOCAL_TIME.match(data):
+            self.fail("invalid", format="hh:mm[:ss[.uuuuuu]]")
+        return super().to_internal_value(data)
+
+
 # For a ModelSerializer's ``serializer_field_mapping``: its model fields read strict JSON types.
 STRICT_FIELD_MAPPING = {
     **serializers.ModelSerializer.serializer_field_mapping,
     models.BooleanField: StrictBooleanField,
     models.CharField: StrictCharField,
     models.TextField: StrictCharField,
+    models.TimeField: LocalTimeField,
 }

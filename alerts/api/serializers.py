@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.db import transaction
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.choices import Role
 from accounts.roles import has_role
 from alerts.models import (
     EDITOR_SILENCE_MAX,
+    MAX_MATCHER_VALUE,
+    MAX_MATCHERS,
     NOTIFICATION_FIELDS,
     Alert,
     AlertCondition,
@@ -20,11 +24,12 @@ from alerts.models import (
     MaintenanceWindow,
     NotificationChannel,
     Silence,
+    valid_weekdays,
     validate_matchers,
 )
 from alerts.notifiers import validate_config
-from lib.openapi import bounds
-from lib.serializers import clean_as_saved
+from lib.openapi import NAME_PATTERN, bounds
+from lib.serializers import STRICT_FIELD_MAPPING, clean_as_saved
 from monitoring.rules import LABEL_RE, NAME_RE
 
 
@@ -146,7 +151,51 @@ class AlertRuleSerializer(SelectorValidation, serializers.ModelSerializer):
         return rule
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": MAX_MATCHERS,
+        "propertyNames": {"pattern": LABEL_RE.pattern},
+        "additionalProperties": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_MATCHER_VALUE,
+            "pattern": NAME_PATTERN,
+        },
+    }
+)
+class MatchersField(serializers.JSONField):
+    """Label name → value, as ``validate_matchers`` checks them (``alertname`` is a label name too)."""
+
+
+@extend_schema_field({"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6}})
+class WeekdaysField(serializers.JSONField):
+    """Weekday numbers, 0 (Monday) to 6 (Sunday)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, list):  # JSON Schema's integers include 1.0
+            data = [int(d) if isinstance(d, float) and d.is_integer() else d for d in data]
+        return super().to_internal_value(data)
+
+
+# At least one matcher, or an explicit match_all without any (validate_matchers).
+MATCHER_RULES = {
+    "oneOf": [
+        {"required": ["matchers"], "properties": {"matchers": {"minProperties": 1}, "match_all": {"const": False}}},
+        {"required": ["match_all"], "properties": {"match_all": {"const": True}, "matchers": {"maxProperties": 0}}},
+    ]
+}
+
+
 class MaintenanceWindowSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = STRICT_FIELD_MAPPING
+    request_rules = MATCHER_RULES
+    matchers = MatchersField(required=False, help_text="Labels to match (or set match_all).")
+    timezone = serializers.ChoiceField(choices=sorted(available_timezones()), default="UTC")
+    weekdays = WeekdaysField(
+        required=False, validators=[valid_weekdays], help_text="0 = Monday … 6 = Sunday; empty: every day."
+    )
+
     class Meta:
         model = MaintenanceWindow
         fields = [

@@ -250,6 +250,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # JSON Schema proper: label names as propertyNames, null as a type (lib/openapi.py).
+    "OAS_VERSION": "3.1.0",
     # Every operation documents the error statuses it can answer with (lib/openapi.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "lib.openapi.add_error_responses"],
     # Two apps have a `state` field; each choice set gets its own schema name.

@@ -31,7 +31,6 @@ NOT_YET: dict[str, str] = {
     "GET /api/v1/query/": "from before to, time syntax, step bounds",
     "POST /api/v1/ingest/": "the doors' one validator (name syntax per sample), not in the schema",
     "POST /api/v1/loadtest/scenarios/": "endpoint count, processes bounded by the CPU count",
-    "POST /api/v1/maintenance-windows/": "IANA time zone names; a matcher or match_all",
     "POST /api/v1/notification-channels/": "config's shape depends on kind",
     "POST /api/v1/scrape-targets/": "the URL must resolve to an allowed address; timeout at most the interval",
     "POST /api/v1/scrape-targets/import/": "a Prometheus scrape_configs document",
