@@ -225,6 +225,13 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
 
 
 class SilenceSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = STRICT_FIELD_MAPPING
+    request_rules = MATCHER_RULES
+    matchers = MatchersField(
+        required=False,
+        help_text='Labels that must all match, e.g. {"host": "web-1"}; the key \'alertname\' matches the rule name.',
+    )
+
     class Meta:
         model = Silence
         fields = ["id", "matchers", "match_all", "starts_at", "ends_at", "comment", "created_at"]

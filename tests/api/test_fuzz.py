@@ -34,7 +34,7 @@ NOT_YET: dict[str, str] = {
     "POST /api/v1/notification-channels/": "config's shape depends on kind",
     "POST /api/v1/scrape-targets/": "the URL must resolve to an allowed address; timeout at most the interval",
     "POST /api/v1/scrape-targets/import/": "a Prometheus scrape_configs document",
-    "POST /api/v1/silences/": "a matcher or match_all; ends after it starts",
+    "POST /api/v1/silences/": "ends after it starts (a rule between two values JSON Schema cannot state)",
 }
 # Requests that would send something out (a load test, a notification, a scrape, a probe).
 OUTSIDE = re.compile(r"^/api/v1/(loadtest/runs/$|notification-channels/\{[^}]+\}/test/$|.*/(run|scrape|probe)/$)")
