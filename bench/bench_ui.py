@@ -15,7 +15,7 @@ from argparse import Namespace
 from pathlib import Path
 from typing import Any
 
-from bench.common import Result, arriving_on_time, settle_like_beat
+from bench.common import Result, arriving_on_time, forget_samples, settle_like_beat
 from lib.processes import CHROMIUM, launch_chromium
 
 USERNAME, PASSWORD = "bench-ui", "bench-ui-password"
@@ -41,16 +41,12 @@ def seed(points_per_series: int, hosts: int) -> tuple[int, dict[str, Any]]:
     run reads the same day. Returns the samples written and what compaction reported."""
     from datetime import UTC, datetime
 
-    from django.db import connection
-
     from monitoring.models import Series
     from monitoring.store.writer import record_samples
 
     names = [_metric(i) for i in range(WIDGETS)]
     old = list(Series.objects.filter(metric__name__in=names).values_list("id", flat=True))
-    with connection.cursor() as cursor:
-        for table in ("monitoring_sample", "monitoring_sample_late", "monitoring_chunk", "monitoring_rollup_1m"):
-            cursor.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [old])  # noqa: S608 (table names above)
+    forget_samples(old)
     now = time.time()
     step = DAY / points_per_series
     written = 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import connection
 from django.test.utils import override_settings
 
 from monitoring import tasks
@@ -44,6 +45,17 @@ def arriving_on_time() -> Iterator[None]:
     where a bench writing a day of history in one go would otherwise put it)."""
     with override_settings(STORAGE_HOT_WINDOW_SECONDS=30 * 86400):
         yield
+
+
+STORE_TABLES = ("monitoring_sample", "monitoring_sample_late", "monitoring_chunk", "monitoring_rollup_1m")
+
+
+def forget_samples(series_ids: list[int]) -> None:
+    """Remove an earlier bench run's samples of these series from every tier (hot rows, late
+    rows, chunks, 1-minute rollups), so that each run reads the same data."""
+    with connection.cursor() as cursor:
+        for table in STORE_TABLES:
+            cursor.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", [series_ids])  # noqa: S608 (table names above)
 
 
 def settle_like_beat(since: datetime) -> dict[str, Any]:

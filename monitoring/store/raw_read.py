@@ -31,7 +31,7 @@ _QUANTILE = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 
 # The columns of a set of segments (or of buckets: the same stats, merged), one entry per row.
 _STAT_COLUMNS = ("sid", "bucket", "hour", "count", "min", "max", "sum", "first", "last", "first_ts", "last_ts")
-_STAT_KINDS = "iiiifffffii"
+_STAT_KINDS = "ittiffffftt"
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Buckets:
     @classmethod
     def concat(cls, parts: list[Buckets]) -> Buckets:
         if not parts:
-            return cls.of([np.empty(0, np.int64 if k == "i" else np.float64) for k in _STAT_KINDS])
+            return cls.of([np.empty(0, np.float64 if k == "f" else np.int64) for k in _STAT_KINDS])
         return cls.of([np.concatenate([getattr(p, c) for p in parts]) for c in _STAT_COLUMNS])
 
     def take(self, index: np.ndarray) -> Buckets:
@@ -183,12 +183,11 @@ def _sql_segments(table: str, ids: list[int], start_us: int, end_us: int, step_u
     bucket = "date_bin(make_interval(secs => %s), ts, 'epoch'::timestamptz)" if step_us else "'epoch'::timestamptz"
     params: list[Any] = [step_us / 1e6] if step_us else []
     params += [id_array(ids), from_us(start_us), from_us(end_us)]
-    zero = "0::int8" if not step_us else _us(bucket)
     return Buckets.of(
         fetch_columns(
-            f"SELECT series_id, {zero}, {_us(_HOUR)}, "  # noqa: S608
+            f"SELECT series_id, {bucket}, {_HOUR}, "  # noqa: S608
             f"count(*), min(value), max(value), {fsum.sum_of('value', 'ts')}, (array_agg(value ORDER BY ts))[1], "
-            f"(array_agg(value ORDER BY ts DESC))[1], {_us('min(ts)')}, {_us('max(ts)')} FROM {table} "
+            f"(array_agg(value ORDER BY ts DESC))[1], min(ts), max(ts) FROM {table} "
             "WHERE series_id = ANY(%s::int8[]) AND ts >= %s AND ts < %s GROUP BY 1, 2, 3",
             params,
             _STAT_KINDS,
@@ -208,8 +207,8 @@ def _chunk_meta(ids: list[int], start_us: int, end_us: int) -> Buckets:
     """The stored stats of the chunks that may hold samples of [start, end) (``bucket`` 0)."""
     return Buckets.of(
         fetch_columns(
-            f"SELECT series_id, 0::int8, {_us('hour')}, count, min, max, sum, first, last, {_us('first_ts')}, "  # noqa: S608
-            f"{_us('last_ts')} FROM monitoring_chunk WHERE series_id = ANY(%s::int8[]) AND hour > %s AND hour < %s",
+            "SELECT series_id, 'epoch'::timestamptz, hour, count, min, max, sum, first, last, first_ts, last_ts "
+            "FROM monitoring_chunk WHERE series_id = ANY(%s::int8[]) AND hour > %s AND hour < %s",
             [id_array(ids), from_us(start_us - HOUR_US), from_us(end_us)],
             _STAT_KINDS,
         )
@@ -232,10 +231,10 @@ def _chunk_samples(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[
 def _rows(table: str, ids: list[int], start_us: int, end_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(series_id, ts µs, value) of a sample table's rows in [start, end), by series then time."""
     sids, ts, values = fetch_columns(
-        f"SELECT series_id, {_us('ts')}, value FROM {table} "  # noqa: S608
+        f"SELECT series_id, ts, value FROM {table} "  # noqa: S608
         "WHERE series_id = ANY(%s::int8[]) AND ts >= %s AND ts < %s",
         [id_array(ids), from_us(start_us), from_us(end_us)],
-        "iif",
+        "itf",
     )
     order = np.lexsort((ts, sids))
     return sids[order], ts[order], values[order]
