@@ -209,7 +209,10 @@ def push_doors(args: Any, token: str, copy_rate: float) -> list[Result]:
             notes=f"{otlp_failures} failed; stored {_count('app_metric') - HOSTS * PER_REQUEST * 4:,}",
         )
     )
-    assert stored_rw == samples, f"remote-write stored {stored_rw} of {samples}"
+    assert stored_rw == samples, (
+        f"remote-write stored {stored_rw:,} of {samples:,}: {rw_failures} requests answered other than 204 "
+        f"(JSON ingest {json_failures}, OTLP {otlp_failures})"
+    )
     return results
 
 
