@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import signal
 import subprocess
@@ -109,6 +110,7 @@ async def _send(url: str, token: str, bodies: list[bytes], headers: dict[str, st
     for body in bodies:
         queue.put_nowait(body)
     failures = 0
+    answers: collections.Counter[tuple[int, str]] = collections.Counter()
 
     async def sender() -> None:
         nonlocal failures
@@ -116,12 +118,15 @@ async def _send(url: str, token: str, bodies: list[bytes], headers: dict[str, st
             while not queue.empty():
                 body = queue.get_nowait()
                 async with session.post(url, data=body) as response:
-                    await response.read()
+                    text = await response.read()
                     if response.status != ok:
                         failures += 1
+                        answers[(response.status, text[:200].decode("utf-8", "replace"))] += 1
 
     began = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(SENDERS)))
+    for (status, text), count in answers.most_common(5):
+        print(f"  {url}: {count} answered {status}: {text}", file=sys.stderr)
     return time.perf_counter() - began, failures
 
 

@@ -118,7 +118,9 @@ def _start_web(port: int, processes: int) -> subprocess.Popen[bytes]:
         # The web as `make run` runs it: test settings (this process) turn the pool off.
         "DB_POOL": "1",
     }
-    proc = start_group([sys.executable, "-m", "config.launcher", "web"], env, subprocess.DEVNULL)
+    # Its log is kept (var/bench-web.log): a request answered other than expected is explained there.
+    log = (BASE_DIR / "var" / "bench-web.log").open("ab")
+    proc = start_group([sys.executable, "-m", "config.launcher", "web"], env, log)
     wait_port(port)
     return proc
 

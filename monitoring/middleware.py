@@ -9,7 +9,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -159,7 +160,21 @@ def count_queries(execute: Callable[..., Any], sql: str, params: Any, many: bool
 def install_query_counter(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """connection_created receiver (see monitoring.apps): a wrapper object outlives reconnects."""
     if count_queries not in connection.execute_wrappers:
-        connection.execute_wrappers.append(count_queries)
+        # First, not last: a block that entered connection.execute_wrapper() before the
+        # connection opened pops the last wrapper when it ends — appended here, that would be
+        # this one, leaving the block's behind (one more on every reconnect, until RecursionError).
+        connection.execute_wrappers.insert(0, count_queries)
+
+
+@contextmanager
+def queries_counted() -> Iterator[QueryCounter]:
+    """Count the queries run inside the block, in this context (a thread answering a batch)."""
+    queries = QueryCounter()
+    token = _request_queries.set(queries)
+    try:
+        yield queries
+    finally:
+        _request_queries.reset(token)
 
 
 class RequestMetricsMiddleware:

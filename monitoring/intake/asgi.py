@@ -24,14 +24,14 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django.http.request import split_domain_port, validate_host
 
 from lib.api import error_body
 from monitoring import reqstats
 from monitoring.intake.columns import DoorError
 from monitoring.intake.views import Headers, Reply, otlp_reply, remote_write_reply
-from monitoring.middleware import QueryCounter, source_for, stats
+from monitoring.middleware import queries_counted, source_for, stats
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +54,8 @@ def _serve(
 ) -> tuple[Reply, int, float]:
     """One batch on a door thread, with the connection handling of a Django request."""
     close_old_connections()
-    queries = QueryCounter()
     try:
-        with connection.execute_wrapper(queries):
+        with queries_counted() as queries:
             reply = door(headers, body)
     except Exception:
         logger.exception("intake door failed")

@@ -3,13 +3,15 @@ from its per-request cache as the codec spells them."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from lib.sketch import bucket_of
 from monitoring import reqstats
-from monitoring.middleware import count_queries
+from monitoring.middleware import QueryCounter, count_queries, queries_counted
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +33,36 @@ def test_a_connection_carries_the_query_counter_once_across_reconnects(db):
     connection.close()
     connection.ensure_connection()
     assert connection.execute_wrappers.count(count_queries) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wrapper_entered_before_the_connection_opened_leaves_nothing_behind():
+    """The intake doors count a batch's queries on a connection the batch opens, on a thread of
+    their own: every reconnect used to leave one wrapper behind, until they answered 500
+    (RecursionError) after a thousand batches."""
+    seen: list[tuple[int, list[object]]] = []
+
+    def batches() -> None:  # a new thread: a connection object of its own, never opened
+        for _ in range(3):
+            counter = QueryCounter()
+            with connection.execute_wrapper(counter), connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            seen.append((counter.count, list(connection.execute_wrappers)))
+            connection.close()
+
+    thread = threading.Thread(target=batches)
+    thread.start()
+    thread.join(30)
+    assert seen == [(1, [count_queries])] * 3
+
+
+def test_queries_counted_counts_the_block_only(db):
+    with queries_counted() as queries, connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.execute("SELECT 2")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 3")
+    assert queries.count == 2
 
 
 def test_cached_field_names_match_the_codec_for_each_status_class():
