@@ -58,7 +58,8 @@ def copy_rows(rows: list[tuple[int, datetime, float]]) -> None:
         if not rows:
             return
     ensure_partitions({ts.date() for _, ts, _ in rows})
-    with transaction.atomic():
+    # savepoint=False: inside the caller's transaction (record_samples') only the inner one is needed.
+    with transaction.atomic(savepoint=False):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 _copy(cursor.cursor, "monitoring_sample", rows)
