@@ -180,7 +180,8 @@ def store_late(rows: list[tuple[int, datetime, float]]) -> None:
         cursor.execute(
             "INSERT INTO monitoring_sample_late (series_id, ts, value) "
             "SELECT DISTINCT ON (series_id, ts) series_id, ts, value "
-            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) AS r(series_id, ts, value) "
+            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) WITH ORDINALITY AS r(series_id, ts, value, n) "
+            "ORDER BY series_id, ts, n "  # one (series, ts) twice in the batch: the first written is kept
             "ON CONFLICT (series_id, ts) DO NOTHING",
             [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
         )

@@ -32,13 +32,16 @@ logger = logging.getLogger(__name__)
 Row = tuple[str, dict[str, str], str, float, float]
 
 
+# A batch holding one (series, ts) twice keeps the first written, as for rows already stored:
+# ``seq`` numbers the staged rows in COPY order (DISTINCT ON alone keeps an arbitrary one).
 _STAGE_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS sample_stage "
-    "(series_id bigint, ts timestamptz, value double precision) ON COMMIT DELETE ROWS"
+    "(series_id bigint, ts timestamptz, value double precision, seq bigserial) ON COMMIT DELETE ROWS"
 )
 _FROM_STAGE = (
     "INSERT INTO monitoring_sample (series_id, ts, value) "
     "SELECT DISTINCT ON (series_id, ts) series_id, ts, value FROM sample_stage "
+    "ORDER BY series_id, ts, seq "
     "ON CONFLICT (series_id, ts) DO NOTHING"
 )
 # ON COMMIT only empties the stage at the end of the transaction: a second batch in the same

@@ -203,6 +203,22 @@ def test_whole_hour_buckets_are_answered_from_chunk_stats_without_decoding(monke
         ]
 
 
+@pytest.mark.parametrize("place", ["hot", "late"])
+def test_a_batch_holding_a_timestamp_several_times_keeps_the_first_value_written(place):
+    """The rule for identical timestamps holds inside one batch too (not only against rows
+    already stored): PostgreSQL's DISTINCT ON alone keeps an arbitrary one of the duplicates."""
+    sid = series_id("dup_in_batch", place=place)
+    base = datetime.now(UTC) - (timedelta(minutes=5) if place == "hot" else timedelta(days=1))
+    moments = [base.replace(microsecond=0) + timedelta(seconds=i) for i in range(50)]
+    rows = [(sid, moments[i % 50], float(i)) for i in range(5000)]  # value i: written i-th
+    writer.copy_rows(rows)
+    table = "monitoring_sample" if place == "hot" else "monitoring_sample_late"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ts, value FROM {table} WHERE series_id = %s ORDER BY ts", [sid])  # noqa: S608
+        got = cursor.fetchall()
+    assert got == [(moment, float(i)) for i, moment in enumerate(moments)]
+
+
 def test_a_late_sample_into_a_compacted_hour_is_stored_once_and_read_back():
     base, _ = seed("late")
     compaction.compact(now=later(6))
