@@ -1,6 +1,8 @@
-"""Log in over HTTP with the admin password `make run` generated, then open the WebSocket."""
+"""Log in over HTTP as the admin `make run` made (from DJANGO_SUPERUSER_USERNAME/_PASSWORD when
+they are set, as the README suggests, else the generated password), then open the WebSocket."""
 
 import asyncio
+import os
 import re
 import sys
 from pathlib import Path
@@ -9,7 +11,10 @@ import aiohttp
 
 
 async def main(base: str) -> None:
-    username, password = Path("var/admin-password.txt").read_text().split()[:2]
+    if os.environ.get("DJANGO_SUPERUSER_USERNAME") and os.environ.get("DJANGO_SUPERUSER_PASSWORD"):
+        username, password = os.environ["DJANGO_SUPERUSER_USERNAME"], os.environ["DJANGO_SUPERUSER_PASSWORD"]
+    else:
+        username, password = Path("var/admin-password.txt").read_text().split()[:2]
     # unsafe=True: aiohttp otherwise drops cookies set by an IP-address host.
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         async with session.get(f"{base}/") as anonymous:
