@@ -3,5 +3,5 @@
 from django.dispatch import Signal
 
 # Sent once per ingested batch, after commit.
-# kwargs: ``series_ids`` (list[int]), ``metrics`` (set[str]), ``latest`` (dict series_id -> (ts, value))
+# kwargs: ``series_ids`` (list[int], each series once), ``metrics`` (set[str])
 samples_ingested = Signal()

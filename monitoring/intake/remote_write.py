@@ -67,6 +67,12 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
     message("SamplesOnlyTimeSeries", ("samples", 2, _F.TYPE_MESSAGE, many, ".seismo.prompb.Sample"))
     message("SamplesOnlyWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.SamplesOnlyTimeSeries"))
     message("FlatWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, one, ".seismo.prompb.SamplesOnlyTimeSeries"))
+    # The same merge one level down: a series' samples as one singular message whose two fields
+    # are repeated, so every sample's value (and timestamp) lands in one list, in order. A
+    # proto3 encoder leaves out a zero value or timestamp, so the lists are the present ones.
+    message("SampleColumns", ("value", 1, _F.TYPE_DOUBLE, many, ""), ("timestamp", 2, _F.TYPE_INT64, many, ""))
+    message("ColumnsTimeSeries", ("samples", 2, _F.TYPE_MESSAGE, one, ".seismo.prompb.SampleColumns"))
+    message("ColumnsWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, one, ".seismo.prompb.ColumnsTimeSeries"))
     message("PartsWriteRequest", ("timeseries", 1, _F.TYPE_BYTES, many, ""))
     # A series key parsed back: its labels only.
     message("LabelSet", ("labels", 1, _F.TYPE_MESSAGE, many, ".seismo.prompb.Label"))
@@ -89,8 +95,10 @@ _LabelSet = _class("LabelSet")
 _LabelsOnlyWriteRequest = _class("LabelsOnlyWriteRequest")
 _SamplesOnlyWriteRequest = _class("SamplesOnlyWriteRequest")
 _FlatWriteRequest = _class("FlatWriteRequest")
+_ColumnsWriteRequest = _class("ColumnsWriteRequest")
 _PartsWriteRequest = _class("PartsWriteRequest")
 _SAMPLE_TAG = 0x12  # field 2, length-delimited: a series' sample
+_VALUE_TAG = 0x09  # field 1, 64-bit: a sample's value
 
 
 def decode_labels(key: bytes) -> tuple[str, dict[str, str]]:
@@ -134,15 +142,35 @@ def _parts(wire: bytes) -> list[bytes]:
     return list(_PartsWriteRequest.FromString(wire).timeseries)
 
 
-def _one_sample_each(parts: list[bytes]) -> bool:
-    """Whether every series' samples part holds exactly one sample: its tag, a one-byte length
-    (a Sample without unknown fields is at most 20 bytes) and nothing after that sample."""
+def _one_sample_each(parts: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+    """When every series' samples part holds exactly one sample — its tag, a one-byte length (a
+    Sample without unknown fields is at most 20 bytes) and nothing after it — which samples
+    carry a value and which a timestamp (a proto3 encoder leaves zeros out); else None.
+
+    The parts are protobuf's own serialization of a parsed view (fields in number order, each at
+    most once), so a sample's first byte says whether its value (field 1, a fixed 8 bytes)
+    is there, and whatever follows it is the timestamp."""
     lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     if not lengths.all():
-        return False
+        return None
     joined = np.frombuffer(b"".join(parts), dtype=np.uint8)
     starts = np.cumsum(lengths) - lengths
-    return bool(((joined[starts] == _SAMPLE_TAG) & (lengths == 2 + joined[starts + 1].astype(np.int64))).all())
+    if not ((joined[starts] == _SAMPLE_TAG) & (lengths == 2 + joined[starts + 1].astype(np.int64))).all():
+        return None
+    size = lengths - 2
+    has_value = size > 0
+    has_value[has_value] = joined[starts[has_value] + 2] == _VALUE_TAG
+    has_timestamp = size > np.where(has_value, 9, 0)
+    return has_value, has_timestamp
+
+
+def _present(present: np.ndarray, found: Any, dtype: type) -> np.ndarray | None:
+    """A column with the values found where ``present``, zero elsewhere; None when they disagree."""
+    if len(found) != int(present.sum()):
+        return None
+    column = np.zeros(len(present), dtype=dtype)
+    column[present] = np.asarray(found, dtype=dtype)
+    return column
 
 
 def decode(body: bytes) -> Columns:
@@ -155,19 +183,27 @@ def decode(body: bytes) -> Columns:
         raise DoorError(f"body is not a protobuf WriteRequest: {exc}") from None
     keys = _parts(_wire(labels_only))
     samples_wire = _wire(samples_only)
-    if _one_sample_each(_parts(samples_wire)):  # as Prometheus sends
-        counts = np.ones(len(keys), dtype=np.int64)
-    else:
-        counts = np.asarray([len(item.samples) for item in samples_only.timeseries], dtype=np.int64)
+    presence = _one_sample_each(_parts(samples_wire))
+    if presence is not None:  # as Prometheus sends: both columns come from protobuf's own lists
+        merged = _ColumnsWriteRequest.FromString(samples_wire).timeseries.samples
+        values = _present(presence[0], merged.value, np.float64)
+        stamps = _present(presence[1], merged.timestamp, np.int64)
+        if values is not None and stamps is not None:
+            return Columns(
+                keys=keys,
+                decode=decode_labels,
+                series_index=np.arange(len(keys), dtype=np.int64),
+                ts_ms=stamps,
+                values=values,
+            )
+    counts = np.asarray([len(item.samples) for item in samples_only.timeseries], dtype=np.int64)
     samples = _FlatWriteRequest.FromString(samples_wire).timeseries.samples
-    values = [sample.value for sample in samples]
-    stamps = [sample.timestamp for sample in samples]
     return Columns(
         keys=keys,
         decode=decode_labels,
         series_index=np.repeat(np.arange(len(keys), dtype=np.int64), counts),
-        ts_ms=np.asarray(stamps, dtype=np.int64),
-        values=np.asarray(values, dtype=np.float64),
+        ts_ms=np.asarray([sample.timestamp for sample in samples], dtype=np.int64),
+        values=np.asarray([sample.value for sample in samples], dtype=np.float64),
     )
 
 

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -115,17 +116,30 @@ def copy_columns(series_ids: np.ndarray, ts_us: np.ndarray, values: np.ndarray) 
     data["ts"] = ts_us - _PG_EPOCH_US
     data["v"] = values
     payload = b"".join((_COPY_HEADER, data.tobytes(), _COPY_TRAILER))
-    # savepoint=False: inside the caller's transaction only the inner savepoint is needed.
-    with transaction.atomic(savepoint=False):
+    if connection.in_atomic_block:
+        # Inside the caller's transaction: a savepoint lets a duplicate fall back without undoing it.
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 _copy_payload(cursor.cursor, "monitoring_sample", payload)
         except psycopg.errors.UniqueViolation:
-            with connection.cursor() as cursor:
-                cursor.execute(_STAGE_TABLE)
-                _copy_payload(cursor.cursor, "sample_stage", payload)
-                cursor.execute(_FROM_STAGE)
-                cursor.execute(_EMPTY_STAGE)
+            _copy_through_stage(payload)
+        return
+    # A transaction of its own (the doors): straight in, no savepoint; a duplicate undoes it
+    # and the batch goes again through the stage.
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            _copy_payload(cursor.cursor, "monitoring_sample", payload)
+    except psycopg.errors.UniqueViolation:
+        with transaction.atomic():
+            _copy_through_stage(payload)
+
+
+def _copy_through_stage(payload: bytes) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGE_TABLE)
+        _copy_payload(cursor.cursor, "sample_stage", payload)
+        cursor.execute(_FROM_STAGE)
+        cursor.execute(_EMPTY_STAGE)
 
 
 def _copy_payload(raw: psycopg.Cursor[Any], table: str, payload: bytes) -> None:
@@ -147,6 +161,9 @@ def _publish_due(topic: str) -> bool:
     return True
 
 
+_UNDESCRIBED: tuple[str, dict[str, str]] = ("", {})
+
+
 def store_columns(
     series_ids: np.ndarray, ts_us: np.ndarray, values: np.ndarray, topic: str, describe: dict[int, tuple[str, dict]]
 ) -> None:
@@ -154,26 +171,26 @@ def store_columns(
 
     ``describe`` maps series id → (metric, labels) for the series in the batch."""
     copy_columns(series_ids, ts_us, values)
-    # The last sample of each series: sort by (series, ts), keep each run's end.
-    order = np.lexsort((ts_us, series_ids))
-    ends = np.flatnonzero(np.diff(series_ids[order], append=-1) != 0)
-    last = order[ends]
-    # Built by zip in C: a Prometheus batch is ~2,000 series, so per-series Python is per-sample.
-    stamps_values = zip((ts_us[last] / 1e6).tolist(), values[last].tolist(), strict=True)
-    latest = dict(zip(series_ids[last].tolist(), stamps_values, strict=True))
 
     def after_commit() -> None:
-        metrics = {describe[sid][0] for sid in latest if sid in describe}
-        samples_ingested.send(sender=Series, series_ids=list(latest), metrics=metrics, latest=latest)
+        # Built by C loops (unique, map): a Prometheus batch is ~2,000 series, so per-series
+        # Python is per-sample Python.
+        present = np.unique(series_ids).tolist()
+        metrics = {metric for metric, _ in map(describe.get, present, repeat(_UNDESCRIBED))}
+        metrics.discard("")
+        samples_ingested.send(sender=Series, series_ids=present, metrics=metrics)
         if not _publish_due(topic):
             return
+        # The last sample of each series: sort by (series, ts), keep each run's end.
+        order = np.lexsort((ts_us, series_ids))
+        last = order[np.flatnonzero(np.diff(series_ids[order], append=-1) != 0)][:500]
         shown = [
             {"metric": describe[sid][0], "labels": describe[sid][1], "value": value}
-            for sid, (_, value) in list(latest.items())[:500]
+            for sid, value in zip(series_ids[last].tolist(), values[last].tolist(), strict=True)
             if sid in describe
         ]
         try:
-            publish_samples(topic, max(ts for ts, _ in latest.values()), shown)
+            publish_samples(topic, float(ts_us[last].max()) / 1e6, shown)
         except Exception as exc:  # the stream is best effort; stored data is what counts
             logger.warning("publishing %s failed: %s", topic, exc)
 
@@ -194,7 +211,7 @@ def store_rows(rows: list[Row], topic: str) -> int:
 
     def after_commit() -> None:
         metrics = {name for name, _ in wanted}
-        samples_ingested.send(sender=Series, series_ids=list(latest), metrics=metrics, latest=latest)
+        samples_ingested.send(sender=Series, series_ids=list(latest), metrics=metrics)
         shown = [
             {"metric": by_id[sid][0], "labels": wanted[by_id[sid]], "value": value}
             for sid, (_, value) in list(latest.items())[:500]

@@ -136,7 +136,7 @@ def test_listeners_hear_about_each_committed_batch_once(api_as, editor):
     assert len(heard) == 1
     assert heard[0]["metrics"] == {"app_latency"}
     (sid,) = heard[0]["series_ids"]
-    assert heard[0]["latest"][sid][1] == 2.0
+    assert Series.objects.get(pk=sid).labels == {"host": "a"}
 
 
 def test_a_batch_of_ten_thousand_samples_is_accepted(api_as, editor):

@@ -40,6 +40,12 @@ def test_remote_write_through_daphne_answers_per_the_spec(seismo):
         assert client.post("/api/v1/write", content=body, headers={**RW, **auth}).status_code == 204
         assert client.post("/api/v1/write", content=body, headers={**RW, **auth}).status_code == 204  # a retry
         assert stored("door_up", instance="a:9100") == [(t / 1000, 1.0)]
+        # A batch holding a stored sample and a new one: the new one is stored, nothing twice.
+        overlap = remote_write.encode(
+            [({"__name__": "door_up", "job": "node", "instance": "a:9100"}, [(1.0, t), (0.0, t + 15000)])]
+        )
+        assert client.post("/api/v1/write", content=overlap, headers={**RW, **auth}).status_code == 204
+        assert stored("door_up", instance="a:9100") == [(t / 1000, 1.0), ((t + 15000) / 1000, 0.0)]
 
         outsider = client.post("/api/v1/write", content=body, headers={**RW, "Authorization": "Bearer nope"})
         assert outsider.status_code == 401

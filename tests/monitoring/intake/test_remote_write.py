@@ -83,6 +83,29 @@ def test_series_with_no_one_or_several_samples_each_keep_their_own_samples(inges
     assert stored("node_load15", instance="one") == [(t / 1000, 3.0)]
 
 
+def test_one_sample_per_series_with_zero_values_and_timestamps_decodes_each_in_its_place():
+    # Prometheus' encoder leaves a zero value or a zero timestamp out of the sample: each sample
+    # must still get its own value and timestamp (the one-sample-per-series fast path).
+    t = now_ms()
+    samples = [(0.0, t), (5.0, t), (0.0, t + 1000), (7.5, 0), (0.0, 0), (-0.0, t), (math.nan, t), (1e300, t)]
+    body = remote_write.encode([({"__name__": "g", "i": str(i)}, [sample]) for i, sample in enumerate(samples)])
+    columns = remote_write.decode(body)
+    assert columns.series_index.tolist() == list(range(len(samples)))
+    assert columns.ts_ms.tolist() == [ts for _, ts in samples]
+    decoded = columns.values.tolist()
+    assert [v for v in decoded if not math.isnan(v)] == [v for v, _ in samples if not math.isnan(v)]
+    assert math.isnan(decoded[6])
+
+
+def test_zero_values_are_stored_beside_the_others(ingest_key):
+    t = now_ms()
+    body = remote_write.encode(
+        [({"__name__": "node_errs_total", "i": str(i)}, [(float(i % 2) * i, t)]) for i in range(6)]
+    )
+    assert post(body, ingest_key).status_code == 204
+    assert [stored("node_errs_total", i=str(i)) for i in range(6)] == [[(t / 1000, float(i % 2) * i)] for i in range(6)]
+
+
 def test_an_invalid_name_is_refused_with_a_400_and_the_valid_series_are_stored(ingest_key):
     t = now_ms()
     body = remote_write.encode(
