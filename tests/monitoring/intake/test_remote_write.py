@@ -97,6 +97,19 @@ def test_one_sample_per_series_with_zero_values_and_timestamps_decodes_each_in_i
     assert math.isnan(decoded[6])
 
 
+def test_a_batch_in_any_series_order_keeps_the_first_value_of_a_timestamp_sent_twice(ingest_key):
+    t = now_ms()
+    first = [({"__name__": "order_x", "i": i}, [(0.0, t - 1000)]) for i in ("a", "b")]
+    assert post(remote_write.encode(first), ingest_key).status_code == 204  # a's series id before b's
+    again = [
+        ({"__name__": "order_x", "i": "b"}, [(1.0, t), (2.0, t)]),
+        ({"__name__": "order_x", "i": "a"}, [(3.0, t), (4.0, t)]),
+    ]
+    assert post(remote_write.encode(again), ingest_key).status_code == 204
+    assert stored("order_x", i="a") == [((t - 1000) / 1000, 0.0), (t / 1000, 3.0)]
+    assert stored("order_x", i="b") == [((t - 1000) / 1000, 0.0), (t / 1000, 1.0)]
+
+
 def test_zero_values_are_stored_beside_the_others(ingest_key):
     t = now_ms()
     body = remote_write.encode(
