@@ -8,6 +8,8 @@ from lib.text import valid_name, valid_text
 from monitoring.choices import Aggregation
 
 GRID_COLUMNS = 24
+MAX_TITLE = 120  # dashboards' and widgets' titles
+MAX_DESCRIPTION = 2000
 
 
 class Dashboard(models.Model):
@@ -17,8 +19,8 @@ class Dashboard(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="dashboards"
     )
     shared = models.BooleanField(default=False, help_text="Visible to every user with a role.")
-    title = models.CharField(max_length=120, validators=[valid_name])
-    description = models.TextField(blank=True, max_length=2000, validators=[valid_text])
+    title = models.CharField(max_length=MAX_TITLE, validators=[valid_name])
+    description = models.TextField(blank=True, max_length=MAX_DESCRIPTION, validators=[valid_text])
     time_range = models.CharField(max_length=8, choices=TimeRange.choices, default=TimeRange.H1)
     # [{"name": "host", "default": ""}]: each variable filters every widget by that label.
     variables = models.JSONField(default=list, blank=True)
@@ -47,7 +49,7 @@ class Widget(models.Model):
 
     dashboard = models.ForeignKey(Dashboard, on_delete=models.CASCADE, related_name="widgets")
     kind = models.CharField(max_length=20, choices=WidgetKind.choices, default=WidgetKind.TIMESERIES)
-    title = models.CharField(max_length=120, blank=True, validators=[valid_name])
+    title = models.CharField(max_length=MAX_TITLE, blank=True, validators=[valid_name])
     metric = models.CharField(max_length=200, blank=True)
     labels = models.JSONField(default=dict, blank=True)
     aggregation = models.CharField(max_length=8, choices=Aggregation.choices, default=Aggregation.AVG)

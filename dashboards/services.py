@@ -10,9 +10,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from dashboards.choices import METRIC_KINDS, TimeRange, WidgetKind
-from dashboards.models import GRID_COLUMNS, Dashboard, Widget
+from dashboards.models import GRID_COLUMNS, MAX_DESCRIPTION, Dashboard, Widget
 from dashboards.ranges import range_seconds
-from dashboards.validation import MAX_WIDGETS, clean_variables, clean_widget, error_messages
+from dashboards.validation import (
+    MAX_WIDGETS,
+    check_json_variables,
+    check_json_widget,
+    clean_variables,
+    clean_widget,
+    error_messages,
+)
 from monitoring import topics
 from monitoring.rules import MAX_POINTS
 
@@ -129,29 +136,32 @@ def import_dashboard(document: Any, owner: Any, *, shared: bool = False) -> Dash
         raise ValidationError({"document": ["must be a JSON object (an exported dashboard)"]})
     if document.get("format", EXPORT_FORMAT) != EXPORT_FORMAT:
         raise ValidationError({"format": [f"expected {EXPORT_FORMAT!r}"]})
-    title = str(document.get("title") or "").strip()
-    if not title or len(title) > 120:
+    fields = {
+        "title": document.get("title"),
+        "description": document.get("description", ""),
+        "time_range": document.get("time_range", TimeRange.H1),
+    }
+    if not isinstance(fields["title"], str):
         raise ValidationError({"title": ["a title of 1 to 120 characters is required"]})
-    time_range = document.get("time_range") or TimeRange.H1
-    if time_range not in TimeRange.values:
-        raise ValidationError({"time_range": [f"must be one of {', '.join(TimeRange.values)}"]})
-    widgets = document.get("widgets") or []
+    if wrong := [name for name, value in fields.items() if not isinstance(value, str)]:
+        raise ValidationError({name: ["must be a string"] for name in wrong})
+    if len(fields["description"]) > MAX_DESCRIPTION:  # a TextField's max_length binds forms only
+        raise ValidationError({"description": [f"at most {MAX_DESCRIPTION} characters"]})
+    widgets = document.get("widgets", [])
     if not isinstance(widgets, list) or len(widgets) > MAX_WIDGETS:
         raise ValidationError({"widgets": [f"must be a list of at most {MAX_WIDGETS} widgets"]})
     cleaned = []
     for index, widget in enumerate(widgets):
         try:
+            check_json_widget(widget)
             cleaned.append(clean_widget(widget))
         except ValidationError as exc:
             raise ValidationError({f"widgets[{index}]": error_messages(exc)}) from exc
-    dashboard = Dashboard.objects.create(
-        owner=owner,
-        shared=shared,
-        title=title,
-        description=str(document.get("description") or ""),
-        time_range=time_range,
-        variables=clean_variables(document.get("variables")),
-    )
+    variables = document.get("variables", [])
+    check_json_variables(variables)
+    dashboard = Dashboard(owner=owner, shared=shared, variables=clean_variables(variables), **fields)
+    dashboard.full_clean(exclude=["owner", "variables"])  # title, description, time range: the model's rules
+    dashboard.save()
     Widget.objects.bulk_create([Widget(dashboard=dashboard, **c) for c in cleaned])
     return dashboard
 

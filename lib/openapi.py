@@ -91,15 +91,24 @@ class AutoSchema(SpectacularAutoSchema):
     - strings carry the characters our validators refuse as a pattern (NUL always);
     - read-only relations to nullable foreign keys are nullable;
     - a serializer's ``request_rules`` (JSON Schema keywords across its fields, e.g. a ``oneOf``)
-      join its request object, except on PATCH, whose partial body merges with the stored one.
+      join its request object, except on PATCH, whose partial body merges with the stored one;
+    - a request body given as a raw JSON Schema (``extend_schema(request={media type: schema})``)
+      is required.
     """
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema = super()._map_basic_serializer(serializer, direction)
         rules = getattr(serializer, "request_rules", None)
         if rules and direction == "request" and not is_patched_serializer(serializer, direction):
-            schema.update(copy.deepcopy(rules))
+            rules = copy.deepcopy(rules)
+            schema.setdefault("properties", {}).update(rules.pop("properties", {}))  # per field
+            schema.update(rules)
         return schema
+
+    def _get_request_for_media_type(self, serializer: Any, direction: str = "request") -> tuple[Any, bool]:
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        # A request given as a raw JSON Schema is one the view reads: the body is required.
+        return schema, required or isinstance(serializer, dict)
 
     def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
         schema = super()._map_serializer_field(field, direction, bypass_extensions)

@@ -23,7 +23,7 @@ MAX_SERIES_PER_QUERY = 500
 
 
 def is_metric_name(name: Any) -> bool:
-    return isinstance(name, str) and NAME_RE.match(name) is not None
+    return isinstance(name, str) and NAME_RE.fullmatch(name) is not None
 
 
 def label_problem(labels: Any) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dashboards import permissions, services
-from dashboards.api.serializers import DashboardSerializer, ImportSerializer, LayoutSerializer
+from dashboards.api.serializers import IMPORT_SCHEMA, DashboardSerializer, ImportSerializer, LayoutSerializer
 from dashboards.models import Dashboard
 
 
@@ -48,7 +48,7 @@ class DashboardViewSet(viewsets.ModelViewSet):
         response["Content-Disposition"] = f'attachment; filename="dashboard-{dashboard.pk}.json"'
         return response
 
-    @extend_schema(request=ImportSerializer, responses={201: DashboardSerializer})
+    @extend_schema(request={"application/json": IMPORT_SCHEMA}, responses={201: DashboardSerializer})
     @action(detail=False, methods=["post"], url_path="import")
     def import_(self, request: Request) -> Response:
         body = request.data
