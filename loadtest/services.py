@@ -51,7 +51,7 @@ def apply_preset(fields: dict[str, Any]) -> dict[str, Any]:
     """The preset's values, overridden by anything given explicitly."""
     name = fields.get("preset")
     preset = PRESETS.get(name, {}) if isinstance(name, str) else {}  # a wrong type is the serializer's to refuse
-    return {**preset, **{k: v for k, v in fields.items() if v is not None}}
+    return {**preset, **fields}
 
 
 def check_target(url: str) -> None:

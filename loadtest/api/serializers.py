@@ -2,10 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from rest_framework import serializers
 
 from accounts.choices import Role
 from accounts.roles import has_role
+from lib.serializers import STRICT_FIELD_MAPPING, StrictFloatField, StrictIntegerField
+from loadtest import validation
+from loadtest.choices import ThinkMode
 from loadtest.models import LoadTestRun, RunSecond, Scenario
 from loadtest.services import apply_preset
 from loadtest.validation import FIELD_CHECKS, cross_field_errors
@@ -23,7 +27,65 @@ def masked_endpoints(endpoints: Any, request: Any) -> Any:
     ]
 
 
+ENDPOINT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["path"],
+    "additionalProperties": False,
+    "properties": {
+        "method": {"type": "string", "pattern": validation.METHOD_RE.pattern, "default": "GET"},
+        "path": {"type": "string", "pattern": validation.PATH_RE.pattern},
+        "weight": {"type": "number", "exclusiveMinimum": 0, "maximum": validation.MAX_WEIGHT, "default": 1},
+        "headers": {
+            "type": "object",
+            "maxProperties": validation.MAX_HEADERS,
+            "propertyNames": {"pattern": validation.HEADER_NAME_RE.pattern},
+            "additionalProperties": {"type": "string", "pattern": validation.HEADER_VALUE_RE.pattern},
+        },
+        "body": {"type": ["string", "null"], "maxLength": validation.MAX_BODY, "pattern": validation.BODY_RE.pattern},
+    },
+}
+# loadtest.validation's rules as JSON Schema: the fields DRF's own schema cannot describe, and
+# constant throughput's rate.
+SCENARIO_RULES: dict[str, Any] = {
+    "properties": {
+        "target_url": {
+            "type": "string",
+            "maxLength": Scenario._meta.get_field("target_url").max_length,
+            "pattern": validation.TARGET_URL_RE.pattern,
+            "description": "Base URL; endpoint paths are appended.",
+        },
+        "endpoints": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": validation.MAX_ENDPOINTS,
+            "items": ENDPOINT_SCHEMA,
+        },
+        "throughput_per_user": {
+            "type": ["number", "null"],
+            "exclusiveMinimum": 0,
+            "maximum": validation.MAX_THROUGHPUT_PER_USER,
+            "description": "Requests per second each user aims at (think mode constant throughput).",
+        },
+        "processes": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": validation.MAX_PROCESSES,
+            "description": "Worker processes sharing the users, for more load (at most the CPU count).",
+        },
+    },
+    "if": {"required": ["think_mode"], "properties": {"think_mode": {"const": ThinkMode.CONSTANT_THROUGHPUT.value}}},
+    "then": {"required": ["throughput_per_user"], "properties": {"throughput_per_user": {"type": "number"}}},
+}
+
+
 class ScenarioSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **STRICT_FIELD_MAPPING,
+        models.IntegerField: StrictIntegerField,
+        models.FloatField: StrictFloatField,
+    }
+    request_rules = SCENARIO_RULES
+
     class Meta:
         model = Scenario
         exclude = ["created_by"]
