@@ -26,7 +26,8 @@ from checks.choices import (
     CheckState,
 )
 from checks.probes import PROBES, ProbeConfigError, Result, Spec
-from lib.text import valid_text
+from checks.probes.base import check_target
+from lib.text import valid_name, valid_text
 
 SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|password", re.I)
 MASK = "•••"
@@ -63,7 +64,7 @@ class Check(models.Model):
     name = models.CharField(
         max_length=200,
         unique=True,
-        validators=[valid_text],
+        validators=[valid_name],  # one line: it names the check's alert rule and is its metrics' label
         help_text="Shown everywhere; the `check` label of its metrics.",
     )
     kind = models.CharField(max_length=10, choices=CheckKind.choices)
@@ -172,6 +173,7 @@ class Check(models.Model):
                 errors["request"] = "only http checks take request settings"
             else:
                 try:
+                    check_target(self.kind, self.target or "")
                     PROBES[self.kind].validate(self.target or "", self.expect, self.request)
                 except ProbeConfigError as exc:
                     errors[exc.field.split(".")[0]] = exc.message

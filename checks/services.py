@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts.models import NotificationChannel
+from alerts.models import AlertRule, NotificationChannel
 from checks.choices import CheckKind, CheckState
 from checks.models import Check, CheckEvent
 from checks.probes import Result, Spec
@@ -36,7 +36,7 @@ RULE_SUMMARY = "Check {{ labels.check }} is down"
 
 def _rule_fields(check: Check, channels: Iterable[NotificationChannel]) -> dict[str, Any]:
     return {
-        "name": f"check down: {check.name}",
+        "name": f"check down: {check.name}"[: AlertRule._meta.get_field("name").max_length],
         "metric": "check_up",
         "labels": {"check": check.name},
         "aggregation": "last",

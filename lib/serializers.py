@@ -92,3 +92,9 @@ STRICT_FIELD_MAPPING = {
     models.TextField: StrictCharField,
     models.TimeField: LocalTimeField,
 }
+# …and their numbers strict JSON numbers too.
+STRICT_JSON_FIELD_MAPPING = {
+    **STRICT_FIELD_MAPPING,
+    models.IntegerField: StrictIntegerField,
+    models.FloatField: StrictFloatField,
+}

@@ -2,8 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+# The syntaxes of targets and settings, one home for the probes' validation and the API's
+# request schema (ECMA and Python read them alike; matched with fullmatch, so ``$`` admits no
+# trailing newline). Hosts are names (letters, digits, _ . -) or bracketed IPv6 addresses.
+PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+_NAME = "[A-Za-z0-9_.-]{1,253}"
+_V6 = "[0-9A-Fa-f:.]{2,45}"
+_HOST = f"({_NAME}|\\[{_V6}\\])"  # urlsplit checks a bracketed address itself: http takes names only
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+IPV4 = f"{_OCTET}(\\.{_OCTET}){{3}}"
+MAX_DNS_NAME = 253
+TARGETS = {
+    "http": re.compile(f"^[Hh][Tt][Tt][Pp][Ss]?://{_NAME}(:{PORT})?([/?#][!-~]*)?$"),
+    "tcp": re.compile(f"^{_HOST}:{PORT}$"),
+    "dns": re.compile("^([A-Za-z0-9_-]{1,63}\\.)+[A-Za-z0-9_-]{1,63}\\.?$"),
+    "tls": re.compile(f"^{_HOST}(:{PORT})?$"),
+    # a bare IPv6 address has at least two colons
+    "ping": re.compile(f"^({_HOST}|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)$"),
+    "heartbeat": re.compile("^$"),
+}
+TARGET_RULES = {
+    "http": "an http:// or https:// URL: a host name, optionally :port, then a printable path",
+    "tcp": "host:port is required (e.g. db.example.com:5432)",
+    "dns": "the name to look up, e.g. example.com",
+    "tls": "host or host:port (e.g. example.com:443)",
+    "ping": "a host name or address, without a port",
+    "heartbeat": "heartbeat checks have no target: the job calls the check's ping URL",
+}
+# An expected JSON value, a keyword, a header…: text PostgreSQL's jsonb can store (no NUL).
+STORED_TEXT = re.compile("^[^\\x00]*$")
+# JSONPath as jsonpath_ng reads it, the subset a check uses: $, .name, ..name, .*, [n], [*]
+# ("where" and "wherenot" are its keywords, not names).
+_FIELD = "(?!(where|wherenot)(?![A-Za-z0-9_]))[A-Za-z_][A-Za-z0-9_]{0,99}"
+JSON_PATH = re.compile(f"^\\$(\\.{_FIELD}|\\.\\.{_FIELD}|\\.\\*|\\[[0-9]{{1,9}}\\]|\\[\\*\\])*$")
+RESOLVER = re.compile(f"^{IPV4}(:{PORT})?$")
+
+
+def matches(pattern: re.Pattern[str], value: Any) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def check_target(kind: str, target: str) -> None:
+    if not matches(TARGETS[kind], target) or (kind == "dns" and len(target) > MAX_DNS_NAME):
+        raise ProbeConfigError("target", TARGET_RULES[kind])
 
 
 class ProbeConfigError(ValueError):

@@ -16,7 +16,16 @@ import dns.rdatatype
 import dns.resolver
 
 from checks.choices import DNS_RECORD_TYPES
-from checks.probes.base import ProbeConfigError, Result, Spec, expect_keys, split_host_port
+from checks.probes.base import (
+    RESOLVER,
+    STORED_TEXT,
+    ProbeConfigError,
+    Result,
+    Spec,
+    expect_keys,
+    matches,
+    split_host_port,
+)
 from checks.probes.net import vet
 from lib.outbound import OutboundRefusedError
 
@@ -33,7 +42,7 @@ def validate(target: str, expect: dict[str, Any], request: dict[str, Any]) -> No
     expect_keys(expect, EXPECT_KEYS)
     if expect.get("type", "A") not in DNS_RECORD_TYPES:
         raise ProbeConfigError("expect", f"type: one of {', '.join(DNS_RECORD_TYPES)}")
-    if "contains" in expect and not isinstance(expect["contains"], str):
+    if "contains" in expect and not matches(STORED_TEXT, expect["contains"]):
         raise ProbeConfigError("expect", "contains: the text one answer must contain")
     if "resolver" in expect:
         resolver_address(expect["resolver"])
@@ -41,8 +50,8 @@ def validate(target: str, expect: dict[str, Any], request: dict[str, Any]) -> No
 
 def resolver_address(value: Any) -> tuple[str, int]:
     """``ip`` or ``ip:port`` / ``[v6]:port`` of the resolver to ask (default port 53)."""
-    if not isinstance(value, str):
-        raise ProbeConfigError("expect", "resolver: an IP address, optionally with :port")
+    if not matches(RESOLVER, value):
+        raise ProbeConfigError("expect", "resolver: an IPv4 address, optionally with :port")
     host, port = split_host_port(value, 53, "expect")
     try:
         ipaddress.ip_address(host)

@@ -4,6 +4,7 @@ keyword, a JSON-path assertion and response time."""
 from __future__ import annotations
 
 import functools
+import re
 import ssl
 import time
 from typing import Any
@@ -15,13 +16,14 @@ from jsonpath_ng import parse as jsonpath_parse
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 
 from checks.choices import HTTP_METHODS, MAX_BODY_BYTES, MAX_REDIRECTS
-from checks.probes.base import ProbeConfigError, Result, Spec, expect_keys
+from checks.probes.base import JSON_PATH, STORED_TEXT, ProbeConfigError, Result, Spec, expect_keys, matches
 from lib.outbound import refusal_reason
 from lib.outbound_clients import aiohttp_connector
 
 EXPECT_KEYS = {"status", "keyword", "keyword_absent", "json"}
 REQUEST_KEYS = {"method", "headers", "body", "follow_redirects", "verify_tls"}
 DEFAULT_STATUS = ["2xx"]
+HEADER_TEXT = re.compile("^[^\\x00\\r\\n]*$")  # one line, storable
 
 
 @functools.lru_cache(maxsize=1024)
@@ -51,12 +53,17 @@ def validate(target: str, expect: dict[str, Any], request: dict[str, Any]) -> No
     if not isinstance(statuses, list) or not statuses or not all(_status_matcher(s) for s in statuses):
         raise ProbeConfigError("expect", 'status: a list of codes or classes, e.g. [200, 204] or ["2xx"]')
     for key in ("keyword", "keyword_absent"):
-        if key in expect and (not isinstance(expect[key], str) or not expect[key]):
+        if key in expect and (not matches(STORED_TEXT, expect[key]) or not expect[key]):
             raise ProbeConfigError("expect", f"{key}: a non-empty string")
     if "json" in expect:
         rule = expect["json"]
         if not isinstance(rule, dict) or not isinstance(rule.get("path"), str) or set(rule) - {"path", "equals"}:
             raise ProbeConfigError("expect", 'json: {"path": "$.status", "equals": "green"} ("equals" optional)')
+        if not matches(JSON_PATH, rule["path"]):
+            raise ProbeConfigError("expect", "json.path: $ then .name, ..name, .*, [n] or [*] steps")
+        equals = rule.get("equals")
+        if not (equals is None or isinstance(equals, bool | int | float) or matches(STORED_TEXT, equals)):
+            raise ProbeConfigError("expect", "json.equals: a string, number, boolean or null")
         try:
             json_path(rule["path"])
         except (JsonPathParserError, JsonPathLexerError, Exception) as exc:
@@ -68,11 +75,10 @@ def validate(target: str, expect: dict[str, Any], request: dict[str, Any]) -> No
         raise ProbeConfigError("request", f"method: one of {', '.join(HTTP_METHODS)}")
     headers = request.get("headers", {})
     if not isinstance(headers, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and k and "\n" not in k + v and "\r" not in k + v
-        for k, v in headers.items()
+        k and matches(HEADER_TEXT, k) and matches(HEADER_TEXT, v) for k, v in headers.items()
     ):
-        raise ProbeConfigError("request", "headers: an object of header name → string value")
-    if not isinstance(request.get("body", ""), str):
+        raise ProbeConfigError("request", "headers: an object of header name → string value (one line each)")
+    if not matches(STORED_TEXT, request.get("body", "")):
         raise ProbeConfigError("request", "body: a string")
     for key in ("follow_redirects", "verify_tls"):
         if not isinstance(request.get(key, True), bool):

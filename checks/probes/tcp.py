@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from checks.probes.base import ProbeConfigError, Result, Spec, expect_keys, split_host_port
+from checks.probes.base import STORED_TEXT, ProbeConfigError, Result, Spec, expect_keys, matches, split_host_port
 from checks.probes.net import resolve_vetted
 from lib.outbound import OutboundRefusedError
 
@@ -16,7 +16,7 @@ EXPECT_KEYS = {"banner"}
 def validate(target: str, expect: dict[str, Any], request: dict[str, Any]) -> None:
     split_host_port(target, None)
     expect_keys(expect, EXPECT_KEYS)
-    if "banner" in expect and (not isinstance(expect["banner"], str) or not expect["banner"]):
+    if "banner" in expect and (not matches(STORED_TEXT, expect["banner"]) or not expect["banner"]):
         raise ProbeConfigError("expect", "banner: the text the server greets with, e.g. SSH-2.0")
 
 

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
 from rest_framework import serializers
 
 from accounts.choices import Role
 from accounts.roles import has_role
-from lib.serializers import STRICT_FIELD_MAPPING, StrictFloatField, StrictIntegerField
+from lib.serializers import STRICT_JSON_FIELD_MAPPING
 from loadtest import validation
 from loadtest.choices import ThinkMode
 from loadtest.models import LoadTestRun, RunSecond, Scenario
@@ -79,11 +78,7 @@ SCENARIO_RULES: dict[str, Any] = {
 
 
 class ScenarioSerializer(serializers.ModelSerializer):
-    serializer_field_mapping = {
-        **STRICT_FIELD_MAPPING,
-        models.IntegerField: StrictIntegerField,
-        models.FloatField: StrictFloatField,
-    }
+    serializer_field_mapping = STRICT_JSON_FIELD_MAPPING
     request_rules = SCENARIO_RULES
 
     class Meta:

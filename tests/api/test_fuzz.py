@@ -6,6 +6,7 @@ would reach outside this machine (a load-test run, a test notification, a scrape
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Callable
@@ -41,6 +42,9 @@ NOT_YET: dict[str, str] = {
 }
 
 
+_serial = itertools.count()
+
+
 def _fit_widgets(widgets: Any) -> None:
     """x + w within the grid (a rule between two values)."""
     for widget in widgets if isinstance(widgets, list) else []:
@@ -54,9 +58,21 @@ def _fit_import(case: Any) -> None:
     _fit_widgets(document.get("widgets"))
 
 
+def _fit_check(case: Any) -> None:
+    body = case.body
+    # timeout at most the interval (a rule between two values)
+    if body.get("kind") != "heartbeat":
+        body["timeout_seconds"] = min(body.get("timeout_seconds", 10), body.get("interval_seconds", 60))
+    # a name no other check has, channels that exist (the database's state): none do here
+    body["name"] = f"{next(_serial)} {body['name']}"[:200]
+    body["channels"] = []
+
+
 # Rules no JSON Schema can state, taught to the generator: each fit turns a schema-valid body into
 # one a real client would send, on positive cases only (negative ones must stay invalid).
 FITS: dict[str, Callable[[Any], None]] = {
+    "POST /api/v1/checks/": _fit_check,
+    "PUT /api/v1/checks/{id}/": _fit_check,
     "POST /api/v1/dashboards/": lambda case: _fit_widgets(case.body.get("widgets")),
     "PUT /api/v1/dashboards/{id}/": lambda case: _fit_widgets(case.body.get("widgets")),
     "POST /api/v1/dashboards/import/": _fit_import,
