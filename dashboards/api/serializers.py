@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from dashboards import permissions, services, validation
 from dashboards.choices import METRIC_KINDS, ThresholdLevel, TimeRange, WidgetKind
-from dashboards.models import MAX_DESCRIPTION, MAX_TITLE, Dashboard, Widget
+from dashboards.models import GRID_COLUMNS, MAX_DESCRIPTION, MAX_TITLE, Dashboard, Widget
 from lib.openapi import NAME_PATTERN
 from lib.serializers import STRICT_FIELD_MAPPING, StrictBooleanField
 from lib.text import TEXT_FORBIDDEN
@@ -55,6 +55,8 @@ WIDGET_SCHEMA: dict[str, Any] = {
             for field, (low, high, default) in validation.POSITION.items()
         },
     },
+    # x + w must fit the grid: a rule between two values no schema states (refused with a 400).
+    "description": f"A widget; x + w is at most {GRID_COLUMNS} (the grid's columns).",
     # A chart needs a metric (a widget without a kind is a time series).
     "if": {"anyOf": [{"not": {"required": ["kind"]}}, {"properties": {"kind": {"enum": sorted(METRIC_KINDS)}}}]},
     "then": {"required": ["metric"], "properties": {"metric": _METRIC}},
@@ -114,7 +116,11 @@ class WidgetSerializer(serializers.ModelSerializer):
     """Reads a widget through ``validation`` alone (its JSON types, then ``clean_widget``; DRF's
     fields would coerce); its request schema is ``WIDGET_SCHEMA``."""
 
-    request_rules = {k: v for k, v in WIDGET_SCHEMA.items() if k != "type"}
+    # kind and aggregation keep the ChoiceFields' enums (named components, one per choice set)
+    request_rules = {
+        **{k: v for k, v in WIDGET_SCHEMA.items() if k != "type"},
+        "properties": {k: v for k, v in WIDGET_SCHEMA["properties"].items() if k not in ("kind", "aggregation")},
+    }
     id = serializers.IntegerField(read_only=True)
     kind = serializers.ChoiceField(choices=WidgetKind.choices, default=WidgetKind.TIMESERIES)
     aggregation = serializers.ChoiceField(choices=Aggregation.choices, default=Aggregation.AVG)
