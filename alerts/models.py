@@ -200,7 +200,9 @@ class AlertRule(models.Model):
     def clean(self) -> None:
         if self.kind == RuleKind.THRESHOLD and self.critical_threshold is None:
             raise ValidationError({"critical_threshold": "Threshold rules need a critical threshold."})
-        if not isinstance(self.group_by, list) or not all(isinstance(k, str) for k in self.group_by):
+        if not isinstance(self.group_by, list) or not all(
+            isinstance(k, str) and LABEL_RE.match(k) for k in self.group_by
+        ):
             raise ValidationError({"group_by": "A list of label names."})
         if self.anomaly_sensitivity <= 0:
             raise ValidationError({"anomaly_sensitivity": "Must be above 0."})

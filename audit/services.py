@@ -22,14 +22,19 @@ SECRET_NAMES = frozenset(
 
 
 def masked(value: Any, name: str = "") -> Any:
-    """``value`` with every secret (by field or key name, at any depth) replaced by a mask."""
+    """``value`` with every secret (by field or key name, at any depth) replaced by a mask, and
+    NUL (which a JSON object's keys and strings may hold, PostgreSQL's jsonb not) shown as U+FFFD."""
     if name.lower() in SECRET_NAMES and value not in (None, "", {}, []):
         return MASK
     if isinstance(value, dict):
-        return {k: masked(v, str(k)) for k, v in value.items()}
+        return {_printable(str(k)): masked(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [masked(v) for v in value]
-    return value
+    return _printable(value) if isinstance(value, str) else value
+
+
+def _printable(text: str) -> str:
+    return text.replace("\x00", "\ufffd")
 
 
 def record(

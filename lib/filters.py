@@ -1,8 +1,8 @@
 """The API's filter backend: query filters as strict as the schema says they are.
 
 django-filter ignores an empty ``?since=`` and answers 400 for ``?rule=<id that does not exist>``;
-the OpenAPI document says a date-time and an integer. Here an empty value for a typed filter is a
-400, and an unknown object id matches nothing (an empty list) — one place for every viewset.
+the OpenAPI document says a date-time and an integer. Here an empty value for a typed or choice
+filter is a 400, and an unknown object id matches nothing (an empty list) — one place for every viewset.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-UNTYPED = (django_filters.CharFilter, django_filters.ChoiceFilter, django_filters.MultipleChoiceFilter)
+# Free text may be empty; a choice may not (the schema's enum has no "", as a type has no empty value).
+UNTYPED = (django_filters.CharFilter,)
 BOOLEAN_WORDS = {"true", "false", "1", "0"}
 OBJECT_FILTERS = (django_filters.ModelChoiceFilter, django_filters.ModelMultipleChoiceFilter)
 

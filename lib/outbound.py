@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -198,6 +199,24 @@ def _lookup(host: str, port: int) -> list[IPAddress]:
     return [_parse_address(info[4][0]) for info in infos]
 
 
+# The syntax of an http(s) URL Seismo connects to (channels, scrape targets check it before the
+# address): a host (a name or a bracketed IPv6), a port 0-65535, printable ASCII after it. The
+# pattern goes into the OpenAPI document as it is (ASCII classes: Python and ECMA read them alike).
+_URL_HOST = r"(?:[A-Za-z0-9._~%!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\])"
+URL_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0)"
+HTTP_URL_RE = re.compile(rf"^https?://{_URL_HOST}(?::{URL_PORT})?(?:[/?#][!-~]*)?(?![\s\S])")
+# A link shown to people (a runbook): a DNS name with a top-level domain, a subset of what Django's
+# URLValidator takes, so the schema's pattern and both validations agree.
+_DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+WEB_LINK = rf"https?://(?:{_DNS_LABEL}\.)+[A-Za-z]{{2,63}}(?::{URL_PORT})?(?:[/?#][!-~]*)?"
+WEB_LINK_RE = re.compile(rf"^{WEB_LINK}(?![\s\S])")
+
+
+def apprise_url_pattern() -> str:
+    """The start of an Apprise URL ``check_apprise_url`` admits (its fixed-host schemes)."""
+    return f"^(?:{'|'.join(sorted(apprise_fixed_schemes()))})://"
+
+
 def split_url(url: str, schemes: Iterable[str]) -> tuple[str, str, int]:
     """(scheme, host, port) of ``url``, or OutboundRefusedError saying what is wrong with it."""
     schemes = tuple(schemes)
@@ -262,7 +281,7 @@ def apprise_fixed_schemes() -> frozenset[str]:
 def check_apprise_url(url: str) -> str:
     """Return ``url`` if it is an Apprise URL to a fixed service host, else raise
     OutboundRefusedError — checked when a channel is saved and again before each send."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
     if not scheme:
         raise OutboundRefusedError("not an Apprise URL (scheme://…)")
     if scheme not in apprise_fixed_schemes():

@@ -1,4 +1,5 @@
-"""The API's request parser: DRF's JSON parser behind a body size limit.
+"""The API's request parsers: DRF's JSON parser behind a body size limit, and YAML (documents
+that are YAML where they come from: a Prometheus scrape_configs block).
 
 Its own module: DRF imports the default parser classes while ``rest_framework.views`` loads,
 so this must not import that (``lib.api`` does).
@@ -36,3 +37,21 @@ class LimitedJSONParser(JSONParser):
         if len(body) > limit:
             raise RequestTooLarge(f"Request body over {limit} bytes.")
         return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+class LimitedYAMLParser(LimitedJSONParser):
+    """A YAML body (safe types only) behind the same size limit."""
+
+    media_type = "application/yaml"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+        import yaml  # only the endpoints that take YAML load it
+
+        limit = settings.API_MAX_BODY_BYTES
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise RequestTooLarge(f"Request body over {limit} bytes.")
+        try:
+            return yaml.safe_load(body.decode("utf-8"))
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise exceptions.ParseError(f"YAML parse error - {exc}") from None

@@ -69,6 +69,20 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
+class StrictManyRelatedField(serializers.ManyRelatedField):
+    """A JSON array of ids and nothing else: DRF's own also iterates an object's keys."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+def ids_of(queryset: Any, **kwargs: Any) -> StrictManyRelatedField:
+    """A many-to-many field written as a JSON array of primary keys."""
+    return StrictManyRelatedField(child_relation=serializers.PrimaryKeyRelatedField(queryset=queryset), **kwargs)
+
+
 # A wall-clock time with no offset (it is read in a time zone the object names); the lookahead
 # ends the string where ``$`` would also let a trailing newline through.
 LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(?![\s\S])")
@@ -95,6 +109,17 @@ STRICT_FIELD_MAPPING = {
 # …and their numbers strict JSON numbers too.
 STRICT_JSON_FIELD_MAPPING = {
     **STRICT_FIELD_MAPPING,
-    models.IntegerField: StrictIntegerField,
+    # Each integer field by name: DRF's mapping names the subclasses, so they would not inherit it.
+    **dict.fromkeys(
+        (
+            models.IntegerField,
+            models.SmallIntegerField,
+            models.BigIntegerField,
+            models.PositiveIntegerField,
+            models.PositiveSmallIntegerField,
+            models.PositiveBigIntegerField,
+        ),
+        StrictIntegerField,
+    ),
     models.FloatField: StrictFloatField,
 }

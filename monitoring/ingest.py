@@ -26,11 +26,11 @@ from monitoring.choices import FAMILY_TOPIC, Family
 from monitoring.intake import guard
 from monitoring.intake.columns import Columns, KeyCache
 from monitoring.models import Metric
-from monitoring.rules import MAX_FUTURE_SECONDS, METRIC_NAME_RULE, NAME_RE, label_problem
+from monitoring.rules import MAX_FUTURE_SECONDS, METRIC_NAME_RULE, NAME_RE, SAMPLE_TS_RE, label_problem
 from monitoring.store.series import labels_key, resolve_series
 from monitoring.store.writer import Row, store_columns, store_rows
 
-TS_RULE = "ts must be RFC 3339 or epoch seconds"
+TS_RULE = "ts must be a number, or RFC 3339 with an offset or epoch seconds as text"
 
 
 @dataclass
@@ -80,16 +80,9 @@ def parse_ts(raw: Any, now: float) -> float:
     if isinstance(raw, int | float):
         value = float(raw)
     elif isinstance(raw, str):
-        try:
-            value = float(raw)
-        except ValueError:
-            try:
-                parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            except ValueError:
-                raise ValueError(TS_RULE) from None
-            if parsed.tzinfo is None:
-                raise ValueError("ts needs a time zone (e.g. Z)") from None
-            value = parsed.timestamp()
+        if not SAMPLE_TS_RE.match(raw):
+            raise ValueError(TS_RULE)
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() if "-" in raw else float(raw)
     else:
         raise ValueError(TS_RULE)
     if not math.isfinite(value):
@@ -137,8 +130,9 @@ def validate_samples(samples: Any, now: float | None = None) -> tuple[list[Row],
         if not isinstance(name, str) or not name_ok(name):
             errors.append(_error(index, ("metric_name", METRIC_NAME_RULE)))
             continue
-        labels = sample.get("labels") or {}
-        problem = label_problem(labels) if labels else None
+        labels = sample.get("labels")
+        problem = label_problem(labels) if labels is not None else None  # null: no labels
+        labels = labels or {}
         if problem:
             errors.append(_error(index, problem))
             continue

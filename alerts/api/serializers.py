@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from accounts.choices import Role
 from accounts.roles import has_role
+from alerts.choices import RuleKind
 from alerts.models import (
     EDITOR_SILENCE_MAX,
     MAX_MATCHER_VALUE,
@@ -27,13 +28,27 @@ from alerts.models import (
     valid_weekdays,
     validate_matchers,
 )
-from alerts.notifiers import validate_config
+from alerts.notifiers import config_rules, validate_config
 from lib.openapi import NAME_PATTERN, bounds
-from lib.serializers import STRICT_FIELD_MAPPING, clean_as_saved
-from monitoring.rules import LABEL_RE, NAME_RE
+from lib.outbound import WEB_LINK_RE
+from lib.serializers import (
+    STRICT_FIELD_MAPPING,
+    STRICT_JSON_FIELD_MAPPING,
+    StrictCharField,
+    StrictFloatField,
+    clean_as_saved,
+    ids_of,
+)
+from monitoring.rules import LABEL_RE, NAME_RE, label_problem, labels_schema
 
 
 class NotificationChannelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = STRICT_JSON_FIELD_MAPPING
+
+    @property
+    def request_rules(self) -> dict[str, Any]:
+        return config_rules()  # on demand: the Apprise schemes need Apprise loaded
+
     class Meta:
         model = NotificationChannel
         fields = ["id", "name", "kind", "config", "enabled", "disabled_reason", "created_at"]
@@ -68,18 +83,53 @@ SELECTOR_KWARGS: dict[str, dict[str, Any]] = {
 }
 
 
+@extend_schema_field(labels_schema())
+class LabelMatchersField(serializers.JSONField):
+    """Label name → value, as a series' labels are (``monitoring.rules.label_problem``)."""
+
+
 class SelectorValidation:
     """Checks shared by rules and their conditions: a metric, its label matchers, a window."""
 
+    serializer_field_mapping = STRICT_JSON_FIELD_MAPPING
+
     def validate_labels(self, value: Any) -> dict[str, str]:
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and LABEL_RE.match(k) and isinstance(v, str) for k, v in value.items()
-        ):
-            raise serializers.ValidationError("labels must be an object of label name → string")
+        problem = label_problem(value)
+        if problem:
+            raise serializers.ValidationError(f"labels: {problem[1]}")
         return value
 
 
+# A threshold rule (the default kind) needs a critical threshold (AlertRule.clean).
+RULE_KIND_RULES = {
+    "oneOf": [
+        {
+            "required": ["critical_threshold"],
+            "properties": {"kind": {"const": RuleKind.THRESHOLD.value}, "critical_threshold": {"type": "number"}},
+        },
+        {"required": ["kind"], "properties": {"kind": {"const": RuleKind.ANOMALY.value}}},
+    ]
+}
+
+
+@extend_schema_field({"type": "number", "exclusiveMinimum": 0})
+class SensitivityField(StrictFloatField):
+    """Deviations from the baseline, above 0."""
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "pattern": LABEL_RE.pattern}})
+class GroupByField(serializers.JSONField):
+    """Label names that split notification groups."""
+
+
+@extend_schema_field({"type": "string", "maxLength": 200, "pattern": WEB_LINK_RE.pattern})  # blank: its own branch
+class RunbookUrlField(StrictCharField):
+    """An http(s) link (empty: none)."""
+
+
 class AlertConditionSerializer(SelectorValidation, serializers.ModelSerializer):
+    labels = LabelMatchersField(required=False, help_text='Label matchers, e.g. {"host": "web-1"}')
+
     class Meta:
         model = AlertCondition
         fields = ["metric", "labels", "aggregation", "window_seconds", "comparator", "threshold"]
@@ -87,11 +137,16 @@ class AlertConditionSerializer(SelectorValidation, serializers.ModelSerializer):
 
 
 class AlertRuleSerializer(SelectorValidation, serializers.ModelSerializer):
-    channels = serializers.PrimaryKeyRelatedField(many=True, queryset=NotificationChannel.objects.all(), required=False)
-    escalation_channels = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=NotificationChannel.objects.all(), required=False
+    channels = ids_of(NotificationChannel.objects.all(), required=False)
+    escalation_channels = ids_of(NotificationChannel.objects.all(), required=False)
+    conditions = AlertConditionSerializer(many=True, required=False, max_length=10)
+    labels = LabelMatchersField(required=False, help_text='Label matchers, e.g. {"host": "web-1"}')
+    anomaly_sensitivity = SensitivityField(required=False)
+    group_by = GroupByField(required=False)
+    runbook_url = RunbookUrlField(
+        required=False, allow_blank=True, max_length=200, validators=[RegexValidator(WEB_LINK_RE, "an http(s) link")]
     )
-    conditions = AlertConditionSerializer(many=True, required=False)
+    request_rules = RULE_KIND_RULES
 
     class Meta:
         model = AlertRule
@@ -124,11 +179,6 @@ class AlertRuleSerializer(SelectorValidation, serializers.ModelSerializer):
         ]
         read_only_fields = ["created_at"]
         extra_kwargs = {**SELECTOR_KWARGS, "anomaly_history_days": bounds(1, 90, "between 1 and 90 days")}
-
-    def validate_conditions(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if len(value) > 10:
-            raise serializers.ValidationError("at most 10 conditions")
-        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         clean_as_saved(self, attrs, skip=("channels", "escalation_channels", "conditions"))

@@ -24,6 +24,9 @@ from lib.api import ApiError
 
 
 class NotificationChannelViewSet(viewsets.ModelViewSet):
+    """Notification channels. A Slack or webhook URL must lead to an address the outbound
+    allowlist permits, looked up when the channel is saved (400 naming `config` otherwise)."""
+
     queryset = NotificationChannel.objects.all()
     serializer_class = NotificationChannelSerializer
     read_role = Role.ADMIN  # configs hold secrets, even masked
@@ -46,6 +49,9 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
 
 
 class SilenceViewSet(viewsets.ModelViewSet):
+    """Silences. `ends_at` must be after `starts_at` (absent: now), 400 otherwise; editors may
+    silence for at most 24 hours and only with matchers."""
+
     queryset = Silence.objects.all()
     serializer_class = SilenceSerializer
 

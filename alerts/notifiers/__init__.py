@@ -18,7 +18,20 @@ REGISTRY: dict[str, type[Notifier]] = {
     n.kind: n for n in (EmailNotifier, SlackNotifier, WebhookNotifier, AppriseNotifier)
 }
 
-__all__ = ["REGISTRY", "Event", "Item", "Notifier", "NotifierError", "validate_config"]
+__all__ = ["REGISTRY", "Event", "Item", "Notifier", "NotifierError", "config_rules", "validate_config"]
+
+
+def config_rules() -> dict[str, Any]:
+    """A channel's request schema across its fields: the config each kind takes (a ``oneOf``)."""
+    return {
+        "oneOf": [
+            {
+                "required": ["kind", "config"],
+                "properties": {"kind": {"const": str(kind)}, "config": notifier.config_schema()},
+            }
+            for kind, notifier in REGISTRY.items()
+        ]
+    }
 
 
 def validate_config(kind: str, config: Any) -> dict[str, Any]:

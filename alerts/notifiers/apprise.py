@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from alerts.choices import ChannelKind
 from alerts.notifiers.base import Event, Notifier, NotifierError
-from lib.outbound import OutboundRefusedError, check_apprise_url
+from lib.outbound import OutboundRefusedError, apprise_url_pattern, check_apprise_url
 
 if TYPE_CHECKING:
     from alerts.models import Notification
@@ -16,6 +16,10 @@ class AppriseNotifier(Notifier):
     kind = ChannelKind.APPRISE
     required = ("url",)
     url_field = "url"
+
+    @classmethod
+    def url_pattern(cls) -> str:
+        return apprise_url_pattern()
 
     @classmethod
     def check_destination(cls, url: str) -> None:

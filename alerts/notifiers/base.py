@@ -9,7 +9,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from lib import outbound
-from lib.outbound import OutboundRefusedError, check_url
+from lib.outbound import HTTP_URL_RE, OutboundRefusedError, check_url
 
 if TYPE_CHECKING:
     from alerts.models import Notification
@@ -138,6 +138,19 @@ class Notifier:
         self.config = config
 
     @classmethod
+    def config_schema(cls) -> dict[str, Any]:
+        """The config as JSON Schema, as strict as ``validate`` short of the destination's address
+        (the outbound allowlist, DNS): the kind's branch of the channel's request schema."""
+        properties: dict[str, Any] = {}
+        if cls.url_field:
+            properties[cls.url_field] = {"type": "string", "pattern": cls.url_pattern()}
+        return {"type": "object", "required": list(cls.required), "properties": properties}
+
+    @classmethod
+    def url_pattern(cls) -> str:
+        return HTTP_URL_RE.pattern
+
+    @classmethod
     def validate(cls, config: dict[str, Any]) -> dict[str, Any]:
         """Check a channel's config; raise ValueError with a user-facing message."""
         missing = [key for key in cls.required if not config.get(key)]
@@ -155,6 +168,8 @@ class Notifier:
 
     @classmethod
     def check_destination(cls, url: str) -> None:
+        if not HTTP_URL_RE.match(url):
+            raise OutboundRefusedError("not an http(s)://host[:port][/path] URL (printable ASCII)")
         check_url(url)
 
     def notify(self, event: Event, notification: Notification) -> None:

@@ -20,6 +20,11 @@ class EmailNotifier(Notifier):
     required = ("to",)
 
     @classmethod
+    def config_schema(cls) -> dict[str, Any]:
+        to = {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "@"}}
+        return {"type": "object", "required": ["to"], "properties": {"to": to}}
+
+    @classmethod
     def validate(cls, config: dict[str, Any]) -> dict[str, Any]:
         super().validate(config)
         to = config["to"]

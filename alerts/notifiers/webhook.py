@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -20,6 +20,19 @@ class WebhookNotifier(Notifier):
     kind = ChannelKind.WEBHOOK
     required = ("url",)
     url_field = "url"
+
+    @classmethod
+    def config_schema(cls) -> dict[str, Any]:
+        schema = super().config_schema()
+        schema["properties"]["secret"] = {"type": "string"}
+        return schema
+
+    @classmethod
+    def validate(cls, config: dict[str, Any]) -> dict[str, Any]:
+        super().validate(config)
+        if not isinstance(config.get("secret", ""), str):
+            raise ValueError("`secret` must be a string (the HMAC key)")
+        return config
 
     def notify(self, event: Event, notification: Notification) -> None:
         body = orjson.dumps(event.as_dict())

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,41 +28,41 @@ from lib.renderers import FastJSONRenderer
 from monitoring import ingest, tasks
 from monitoring.choices import Aggregation
 from monitoring.models import Metric
-from monitoring.rules import MAX_SERIES_PER_QUERY, NAME_RE, is_metric_name
+from monitoring.rules import (
+    MAX_SERIES_PER_QUERY,
+    MAX_STEP_SECONDS,
+    NAME_RE,
+    SAMPLE_TS_RE,
+    TIME_RE,
+    is_metric_name,
+    labels_schema,
+)
 from monitoring.store import export, query, usage
+
+TIME_RULE = "RFC 3339 (1971-9997) or epoch seconds (86400 to 11 digits)"
 
 FILTER_PARAMS = [
     OpenApiParameter("metric", str, required=True, pattern=NAME_RE.pattern, description="Metric name"),
     OpenApiParameter("label.<name>", str, description="Label matcher, e.g. label.host=web-1 (repeatable)"),
-    OpenApiParameter("from", str, description="RFC 3339 or epoch seconds (default: an hour before `to`)"),
-    OpenApiParameter("to", str, description="RFC 3339 or epoch seconds (default: now)"),
+    OpenApiParameter(
+        "from",
+        str,
+        pattern=TIME_RE.pattern,
+        description=f"{TIME_RULE} (default: an hour before `to`); it must be before `to` (400 otherwise)",
+    ),
+    OpenApiParameter("to", str, pattern=TIME_RE.pattern, description=f"{TIME_RULE} (default: now)"),
 ]
-
-
-TIME_MIN = datetime(1970, 1, 2, tzinfo=UTC)
-TIME_MAX = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def parse_time(raw: str | None, field: str, default: datetime) -> datetime:
     if raw in (None, ""):
         return default
-    bad = ApiError(f"`{field}` must be RFC 3339 or epoch seconds between 1970 and 9999.", details={"field": field})
-    parsed: datetime | None = None
-    try:
-        parsed = datetime.fromtimestamp(float(raw), UTC)
-    except ValueError:
-        pass
-    except (OverflowError, OSError):  # inf, 1e300: no such instant
-        raise bad from None
-    if parsed is None:
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        except (ValueError, OverflowError):
-            raise bad from None
-    if not TIME_MIN <= parsed <= TIME_MAX:
-        raise bad
-    return parsed
+    if not TIME_RE.match(raw):
+        raise ApiError(f"`{field}` must be {TIME_RULE}.", details={"field": field})
+    if "-" not in raw:
+        return datetime.fromtimestamp(float(raw), UTC)
+    parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_matchers(request: Request) -> dict[str, str]:
@@ -88,13 +88,36 @@ def parse_filters(request: Request) -> tuple[str, dict[str, str], datetime, date
     return metric, matchers, start, end
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["metric", "value"],
+            "properties": {
+                "metric": {"type": "string", "pattern": NAME_RE.pattern},
+                "labels": {**labels_schema(), "type": ["object", "null"]},
+                "value": {"type": "number"},
+                "ts": {"type": ["number", "string", "null"], "pattern": SAMPLE_TS_RE.pattern},
+            },
+        },
+    }
+)
+class SamplesField(serializers.JSONField):
+    """The samples of an ingest request as ``monitoring.ingest.validate_samples`` checks them."""
+
+
 class IngestView(APIView):
-    """Store samples. Ingest keys and editors may call it; idempotent on (metric, labels, ts)."""
+    """Store samples. Ingest keys and editors may call it; idempotent on (metric, labels, ts).
+
+    A sample's `ts` (absent: now) must lie within the raw retention and at most
+    `MAX_FUTURE_SECONDS` ahead of the server's clock (400 naming the sample otherwise); a batch
+    over `INGEST_MAX_SAMPLES` samples or `INGEST_MAX_BYTES` bytes is a 413."""
 
     allow_ingest_key = True
 
     @extend_schema(
-        request=inline_serializer("IngestRequest", {"samples": serializers.ListField(child=serializers.DictField())}),
+        request=inline_serializer("IngestRequest", {"samples": SamplesField()}),
         responses={202: inline_serializer("IngestResponse", {"accepted": serializers.IntegerField()})},
     )
     def post(self, request: Request) -> Response:
@@ -170,7 +193,11 @@ class QueryView(APIView):
     @extend_schema(
         parameters=[
             *FILTER_PARAMS,
-            OpenApiParameter("step", int, description="Bucket width in seconds (raised so ≤2,000 points)"),
+            OpenApiParameter(
+                "step",
+                {"type": "integer", "minimum": 1, "maximum": MAX_STEP_SECONDS},
+                description="Bucket width in seconds (raised so ≤2,000 points)",
+            ),
             OpenApiParameter("agg", str, enum=Aggregation.values, description="Aggregation per bucket"),
         ],
         responses={200: OpenApiTypes.OBJECT},
@@ -178,12 +205,11 @@ class QueryView(APIView):
     def get(self, request: Request) -> Response:
         metric, matchers, start, end = parse_filters(request)
         raw_step = request.query_params.get("step")
-        try:
-            step = int(raw_step) if raw_step else None
-            if step is not None and step <= 0:
-                raise ValueError
-        except ValueError:
-            raise ApiError("`step` must be a positive whole number of seconds.", details={"field": "step"}) from None
+        step = int(raw_step) if raw_step and raw_step.isascii() and raw_step.isdigit() else None
+        if raw_step and not (step and step <= MAX_STEP_SECONDS):
+            raise ApiError(
+                f"`step` must be a whole number of seconds from 1 to {MAX_STEP_SECONDS}.", details={"field": "step"}
+            )
         agg = request.query_params.get("agg", "avg")
         series = query.query(metric, matchers, start, end, step=step, agg=agg, arrays=True)
         tier = query.choose_tier(start, end)

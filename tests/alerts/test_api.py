@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from alerts import lifecycle
 from alerts.models import AlertRule, NotificationChannel
+from audit.models import AuditEntry
 from monitoring.store.writer import record_samples
 
 pytestmark = pytest.mark.django_db
@@ -233,3 +234,26 @@ def test_an_unknown_verb_on_an_alert_answers_400_and_changes_nothing(client, edi
     assert client.post(f"/alerts/{alert.pk}/resolve/").status_code == 302
     alert.refresh_from_db()
     assert alert.state == "resolved"
+
+
+def test_a_webhook_secret_is_a_string_and_the_audit_trail_never_fails_on_nul(api_as, owner, settings):
+    api = api_as(owner)
+    url = "http://93.184.216.34/hook"
+    bad = api.post(
+        "/api/v1/notification-channels/",
+        {"name": "w", "kind": "webhook", "config": {"url": url, "secret": 5}},
+        format="json",
+    )
+    assert bad.status_code == 400 and "secret" in bad.json()["error"]["message"]
+    config = {"url": url, "note\x00": "a\x00b"}
+    saved = api.post(
+        "/api/v1/notification-channels/", {"name": "w", "kind": "webhook", "config": config}, format="json"
+    )
+    assert saved.status_code == 201
+    entry = AuditEntry.objects.get(object_type="alerts.notificationchannel", action="create")
+    assert entry.changes["config"][1]["note\ufffd"] == "a\ufffdb"
+
+
+def test_an_empty_choice_filter_is_a_400_like_an_empty_typed_one(api_as, viewer):
+    assert api_as(viewer).get("/api/v1/alert-rules/", {"severity": ""}).status_code == 400
+    assert api_as(viewer).get("/api/v1/alert-rules/", {"severity": "warning"}).status_code == 200

@@ -74,6 +74,10 @@ def test_rfc3339_and_missing_timestamps_are_accepted(api_as, editor):
         ({"metric": "ok", "value": 1, "ts": time.time() - 40 * 86400}, "ts_past"),
         ({"metric": "ok", "value": 1, "ts": "yesterday"}, "ts"),
         ({"metric": "ok", "value": 1, "ts": "2026-01-01T00:00:00"}, "ts"),
+        ({"metric": "ok", "value": 1, "ts": "1e9"}, "ts"),  # epoch seconds as text are digits
+        ({"metric": "ok", "value": 1, "labels": []}, "labels"),
+        ({"metric": "ok", "value": 1, "labels": {"k": "a\x00b"}}, "label_value"),
+        ({"metric": "ok\n", "value": 1}, "metric_name"),
         ("not an object", "type"),
     ],
 )

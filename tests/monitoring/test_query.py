@@ -173,6 +173,12 @@ def test_export_pages_through_many_rows_without_one_big_query():
         {"metric": "cpu", "from": 200, "to": 100},
         {"metric": "cpu", "step": "-5"},
         {"metric": "cpu", "agg": "median"},
+        {"metric": "cpu", "step": "0"},
+        {"metric": "cpu", "step": str(366 * 86400 + 1)},
+        {"metric": "cpu", "from": "2021-02-29"},  # no such day
+        {"metric": "cpu", "from": "1e9"},
+        {"metric": "cpu", "to": "1700000000\n"},
+        {"metric": "cpu\n"},
     ],
 )
 def test_bad_query_parameters_answer_400_json(api_as, viewer, params):
@@ -252,3 +258,9 @@ def test_the_query_api_writes_the_same_json_from_arrays_as_from_lists_wherever_s
     lists = query.query("mixed_places", {}, start, end, step=60, agg="rate")
     assert response.json()["series"] == orjson.loads(render(lists))
     assert [p[1] for p in response.json()["series"][1]["points"]] == [None]
+
+
+@pytest.mark.parametrize("moment", ["1700000000.5", "2024-02-29", "2024-02-29T10:00", "2024-02-29T10:00:00.25+05:30"])
+def test_query_times_take_epoch_seconds_and_rfc_3339_dates(api_as, viewer, moment):
+    response = api_as(viewer).get("/api/v1/query/", {"metric": "cpu", "from": moment, "to": "2030-01-01T00:00:00Z"})
+    assert response.status_code == 200 and response.json()["series"] == []

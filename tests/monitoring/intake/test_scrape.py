@@ -1,6 +1,7 @@
 import time
 
 import pytest
+import yaml
 from django.core.exceptions import ValidationError
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -196,7 +197,7 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:9121"]
 """
-    created = import_scrape_configs(text)
+    created = import_scrape_configs(yaml.safe_load(text))
     assert sorted(t.name for t in created) == ["node-127.0.0.1:9100", "node-127.0.0.2:9100", "redis"]
     node = ScrapeTarget.objects.get(name="node-127.0.0.2:9100")
     assert node.url == "http://127.0.0.2:9100/metrics" and node.interval_seconds == 30
@@ -204,7 +205,7 @@ scrape_configs:
     redis = ScrapeTarget.objects.get(name="redis")
     assert redis.url == "http://127.0.0.1:9121/scrape" and redis.auth == {"bearer": "s3cret"}
     with pytest.raises(ValidationError):
-        import_scrape_configs("scrape_configs: [{job_name: x, static_configs: [{targets: ['10.0.0.1:1']}]}]")
+        import_scrape_configs({"scrape_configs": [{"job_name": "x", "static_configs": [{"targets": ["10.0.0.1:1"]}]}]})
 
 
 def test_a_hanging_target_never_delays_another():

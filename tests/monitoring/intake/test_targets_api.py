@@ -55,12 +55,39 @@ def test_invalid_targets_are_refused_with_the_field(api_as, owner, body, field):
 
 def test_a_scrape_configs_block_is_imported_through_the_api(api_as, owner, editor):
     config = "scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:9100']\n"
-    assert api_as(editor).post(f"{URL}import/", {"config": config}, format="json").status_code == 403
-    response = api_as(owner).post(f"{URL}import/", {"config": config}, format="json")
+    yaml_body = {"data": config, "content_type": "application/yaml"}
+    assert api_as(editor).generic("POST", f"{URL}import/", **yaml_body).status_code == 403
+    response = api_as(owner).generic("POST", f"{URL}import/", **yaml_body)
     assert response.status_code == 201
     assert [t["name"] for t in response.json()] == ["node"]
-    bad = api_as(owner).post(f"{URL}import/", {"config": "scrape_configs: [: nope"}, format="json")
+    as_json = {"scrape_configs": [{"job_name": "db", "static_configs": [{"targets": ["127.0.0.1:9187"]}]}]}
+    assert [t["name"] for t in api_as(owner).post(f"{URL}import/", as_json, format="json").json()] == ["db"]
+    bad = api_as(owner).generic(
+        "POST", f"{URL}import/", data="scrape_configs: [: nope", content_type="application/yaml"
+    )
     assert bad.status_code == 400 and "YAML" in bad.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ({"config": "scrape_configs: []"}, "scrape_configs"),  # the YAML goes as the body itself
+        ([{"job_name": "a", "static_configs": [{"targets": ["127.0.0.1:1"]}], "scrape_interval": "2h"}], "0"),
+        ([{"job_name": "a", "static_configs": [{"targets": ["127.0.0.1:1"], "labels": {"env": 1}}]}], "labels"),
+        ([{"job_name": "a", "static_configs": [{"targets": ["127.0.0.1:1"]}], "sample_limit": "5"}], "sample_limit"),
+        (
+            [
+                {"job_name": "a", "static_configs": [{"targets": ["127.0.0.1:1"]}]},
+                {"job_name": "a", "static_configs": [{"targets": ["127.0.0.1:2"]}]},
+            ],
+            "twice",
+        ),
+    ],
+)
+def test_an_import_that_is_not_a_scrape_configs_document_is_refused_saying_where(api_as, owner, document, says):
+    answer = api_as(owner).post(f"{URL}import/", document, format="json")
+    assert answer.status_code == 400 and says in answer.json()["error"]["message"]
+    assert not ScrapeTarget.objects.exists()
 
 
 def test_the_targets_page_shows_health_and_the_last_error(owner, viewer):
