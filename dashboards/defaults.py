@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from dashboards.models import Dashboard, Widget
 from dashboards.validation import clean_widget
@@ -221,12 +221,19 @@ NODE_DASHBOARD: dict[str, Any] = {
 }
 
 
-def _create(key: str, spec: dict[str, Any]) -> Dashboard:
-    with transaction.atomic():
-        dashboard = Dashboard.objects.create(
-            owner=None, shared=True, title=spec["title"], default_key=key, variables=spec["variables"]
-        )
-        Widget.objects.bulk_create([Widget(dashboard=dashboard, **clean_widget(w)) for w in spec["widgets"]])
+def _create(key: str, spec: dict[str, Any]) -> Dashboard | None:
+    """The dashboard ``key``; None when another process created it first (``default_key`` is
+    unique: two web processes see the first node_exporter series at once)."""
+    try:
+        with transaction.atomic():
+            dashboard = Dashboard.objects.create(
+                owner=None, shared=True, title=spec["title"], default_key=key, variables=spec["variables"]
+            )
+            Widget.objects.bulk_create([Widget(dashboard=dashboard, **clean_widget(w)) for w in spec["widgets"]])
+    except IntegrityError:
+        if Dashboard.objects.filter(default_key=key).exists():
+            return None
+        raise
     return dashboard
 
 
@@ -234,8 +241,7 @@ def ensure_node_dashboard() -> bool:
     """Create the shared "Node" dashboard if it does not exist yet; True when it was created."""
     if Dashboard.objects.filter(default_key=NODE_KEY).exists():
         return False
-    _create(NODE_KEY, NODE_DASHBOARD)
-    return True
+    return _create(NODE_KEY, NODE_DASHBOARD) is not None
 
 
 def ensure_default_dashboards() -> int:
@@ -246,6 +252,6 @@ def ensure_default_dashboards() -> int:
     for key, spec in DEFAULT_DASHBOARDS.items():
         if key in existing:
             continue
-        _create(key, spec)
-        created += 1
+        if _create(key, spec) is not None:
+            created += 1
     return created

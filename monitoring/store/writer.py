@@ -200,7 +200,8 @@ def store_columns(
         except Exception as exc:  # the stream is best effort; stored data is what counts
             logger.warning("publishing %s failed: %s", topic, exc)
 
-    transaction.on_commit(after_commit)
+    # robust: the samples are committed whatever a listener does; its failure is logged.
+    transaction.on_commit(after_commit, robust=True)
 
 
 def store_rows(rows: list[Row], topic: str) -> int:
@@ -227,7 +228,8 @@ def store_rows(rows: list[Row], topic: str) -> int:
         except Exception as exc:  # the stream is best effort; stored data is what counts
             logger.warning("publishing %s failed: %s", topic, exc)
 
-    transaction.on_commit(after_commit)
+    # robust: the samples are committed whatever a listener does; its failure is logged.
+    transaction.on_commit(after_commit, robust=True)
     return len(ids)
 
 

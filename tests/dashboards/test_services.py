@@ -105,3 +105,13 @@ def test_the_admin_saves_a_valid_widget_normalised(owner):
     assert response.status_code == 302
     widget = dashboard.widgets.get()
     assert widget.labels == {"host": "1"} and widget.thresholds == [{"value": 80.0, "level": "warning"}]
+
+
+def test_a_default_dashboard_another_process_created_first_is_not_an_error(db):
+    # Two web processes see the first node_exporter series at once: both pass the existence check.
+    from dashboards import defaults
+
+    assert defaults.ensure_node_dashboard() is True
+    assert defaults._create(defaults.NODE_KEY, defaults.NODE_DASHBOARD) is None
+    assert defaults.ensure_node_dashboard() is False
+    assert Dashboard.objects.filter(default_key=defaults.NODE_KEY).count() == 1

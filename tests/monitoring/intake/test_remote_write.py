@@ -231,3 +231,24 @@ def test_a_remote_write_2_sender_is_told_1_0_is_what_is_spoken(ingest_key):
     )
     assert response.status_code == 415 and "remote-write 1.0" in response.json()["error"]["message"]
     assert stored("m_v2") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_listener_does_not_turn_a_stored_batch_into_an_error(caplog):
+    from accounts.models import IngestKey
+    from monitoring.signals import samples_ingested
+
+    _, key = IngestKey.issue("prometheus")
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("listener bug")
+
+    samples_ingested.connect(broken)
+    try:
+        t = now_ms()
+        body = remote_write.encode([({"__name__": "robust_up", "job": "x"}, [(1.0, t)])])
+        assert post(body, key).status_code == 204  # committed: a retry would gain nothing
+    finally:
+        samples_ingested.disconnect(broken)
+    assert stored("robust_up", job="x") == [(t / 1000, 1.0)]
+    assert "listener bug" in caplog.text
