@@ -52,6 +52,31 @@ class LimitedYAMLParser(LimitedJSONParser):
         if len(body) > limit:
             raise RequestTooLarge(f"Request body over {limit} bytes.")
         try:
-            return yaml.safe_load(body.decode("utf-8"))
+            document = yaml.safe_load(body.decode("utf-8"))
         except (UnicodeDecodeError, yaml.YAMLError) as exc:
             raise exceptions.ParseError(f"YAML parse error - {exc}") from None
+        if _expands_past(document, MAX_YAML_VALUES):
+            raise exceptions.ParseError(
+                f"YAML parse error - the document expands to more than {MAX_YAML_VALUES} values (aliases)"
+            )
+        return document
+
+
+# A small YAML body can stand for an enormous document: aliases share one object, and whatever
+# walks it (validation, the importer) visits each use ("billion laughs"). Counted per use.
+MAX_YAML_VALUES = 100_000
+
+
+def _expands_past(document: Any, limit: int) -> bool:
+    pending, seen = [document], 0
+    while pending:
+        value = pending.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False

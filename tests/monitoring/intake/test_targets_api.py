@@ -68,6 +68,22 @@ def test_a_scrape_configs_block_is_imported_through_the_api(api_as, owner, edito
     assert bad.status_code == 400 and "YAML" in bad.json()["error"]["message"]
 
 
+def test_a_yaml_alias_bomb_is_refused_not_expanded(api_as, owner):
+    # A few hundred bytes that stand for 10^9 values: a 400 at once, not a walk of them all.
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    bomb = "\n".join(levels) + "\nscrape_configs: *a8\n"
+    answer = api_as(owner).generic("POST", f"{URL}import/", data=bomb, content_type="application/yaml")
+    assert answer.status_code == 400 and "expands to more than" in answer.json()["error"]["message"]
+    # Anchors used as people use them (one shared block) are fine.
+    shared = (
+        "common: &targets ['127.0.0.1:9100']\n"
+        "scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: *targets\n"
+    )
+    answer = api_as(owner).generic("POST", f"{URL}import/", data=shared, content_type="application/yaml")
+    assert answer.status_code == 201 and [t["name"] for t in answer.json()] == ["node"]
+
+
 @pytest.mark.parametrize(
     ("document", "says"),
     [
