@@ -75,7 +75,7 @@ def test_an_editor_creates_a_scenario_and_bad_input_is_a_form_error_not_a_500(ed
     }
     bad_cases = [
         ({"users": 0}, "between 1 and"),
-        ({"endpoints_text": "GET healthz"}, "endpoint 0: a printable path starting with /"),  # the API's words
+        ({"endpoints_text": "GET healthz"}, "endpoint 0: a path starting with /"),  # the API's words
         ({"endpoints_text": "GET"}, "line 1: a path starting with / is needed"),
         ({"endpoints_text": ""}, "This field is required"),
         ({"endpoints_text": "FETCH /x 1"}, "unknown method"),
