@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -142,17 +143,25 @@ def test_run_serves_and_ctrl_c_stops_every_process(tmp_path):
     proc = _start(
         "run", tmp_path, WEB_CONCURRENCY="2", DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="boss-pass-1"
     )
+    banner = f"Seismo is running at http://127.0.0.1:{proc.port}/"
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     try:
         wait_until(lambda: _answers(f"http://127.0.0.1:{proc.port}/readyz"), timeout=90, interval=0.5)
+        # The launcher prints the banner once its own poll sees the web answer: wait for what
+        # the user waits for (under load /readyz can answer the test's poll first).
+        wait_until(lambda: banner in "".join(lines), timeout=30, interval=0.25)
         children = _descendants(proc.pid)
         names = " ".join(_cmdline(child) for child in children)
         assert names.count("daphne") == 2 and "worker" in names and "beat" in names
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=40)
+        proc.wait(timeout=40)
+        reader.join(timeout=10)
     finally:
         _stop_tree(proc)
+    output = "".join(lines)
     assert proc.returncode == 0, output
-    assert f"Seismo is running at http://127.0.0.1:{proc.port}/" in output
     assert "Log in as boss" in output and "boss-pass-1" not in output
     assert _none_left(children)
 
