@@ -6,6 +6,6 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        from audit import signals
+        from audit import signals  # Django's convention: connect once the app registry is ready
 
         signals.connect()

@@ -19,6 +19,6 @@ def start_scheduler(sender: Any = None, **kwargs: Any) -> None:
 
 @worker_shutdown.connect
 def stop_scheduler(**kwargs: Any) -> None:
-    from checks import scheduler
+    from checks import scheduler  # as above: only in workers
 
     scheduler.stop()

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import BEAT_HEARTBEAT_KEY as BEAT_KEY
+from config.celery import app
 from config.restarts import read_restarts
 from lib.redis import get_redis, key
 
@@ -64,8 +65,6 @@ def check_redis() -> dict[str, Any]:
 
 
 def check_worker() -> dict[str, Any]:
-    from config.celery import app
-
     started = time.perf_counter()
     try:
         replies = app.control.ping(timeout=1.0, limit=1)

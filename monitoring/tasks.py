@@ -11,6 +11,7 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 
+from config.celery import app
 from monitoring.ingest import ingest_samples
 
 _STARTED: dict[str, float] = {}
@@ -18,42 +19,42 @@ _STARTED: dict[str, float] = {}
 
 @shared_task(ignore_result=True)
 def collect(cadence: str) -> int:
-    from monitoring.collectors import collect_cadence
+    from monitoring.collectors import collect_cadence  # here, not on top: beat imports every tasks module too
 
     return collect_cadence(cadence)
 
 
 @shared_task(ignore_result=True)
 def scrape() -> int:
-    from monitoring.intake.scrape import scrape_due
+    from monitoring.intake.scrape import scrape_due  # here, not on top: beat imports every tasks module too
 
     return len(scrape_due(settings.SCRAPE_WINDOW_SECONDS))
 
 
 @shared_task(ignore_result=True)
 def rollup_minutes() -> int:
-    from monitoring import rollups
+    from monitoring import rollups  # here, not on top: beat imports every tasks module too
 
     return rollups.rollup_minutes()
 
 
 @shared_task(ignore_result=True)
 def rollup_hours() -> int:
-    from monitoring import rollups
+    from monitoring import rollups  # here, not on top: beat imports every tasks module too
 
     return rollups.rollup_hours()
 
 
 @shared_task(ignore_result=True)
 def retention() -> dict[str, int]:
-    from monitoring import rollups
+    from monitoring import rollups  # here, not on top: beat imports every tasks module too
 
     return rollups.apply_retention()
 
 
 @shared_task(ignore_result=True)
 def daily_summary() -> int:
-    from monitoring import rollups
+    from monitoring import rollups  # here, not on top: beat imports every tasks module too
 
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
     return rollups.summarize_day(yesterday) + rollups.summarize_day(yesterday + timedelta(days=1))
@@ -61,7 +62,7 @@ def daily_summary() -> int:
 
 @shared_task(ignore_result=True)
 def compact() -> dict[str, Any]:
-    from monitoring.store import compaction
+    from monitoring.store import compaction  # here, not on top: beat imports every tasks module too
 
     return compaction.compact()
 
@@ -72,8 +73,6 @@ def restore_unacked() -> None:
 
     Kombu only sweeps for them from an event loop, which the threads pool does not run.
     """
-    from config.celery import app
-
     with app.connection_for_write() as conn:
         conn.default_channel.qos.restore_visible(num=1000, interval=1)
 
@@ -95,7 +94,7 @@ def _task_finished(task_id: str | None = None, task: Any = None, state: str | No
     started = _STARTED.pop(task_id or "", None)
     if started is None or task is None:
         return
-    from monitoring.collectors import record_task_run
+    from monitoring.collectors import record_task_run  # here, not on top: beat imports every tasks module too
 
     # Statistics are best effort: the task itself already ran.
     with contextlib.suppress(Exception):

@@ -11,6 +11,7 @@ from accounts.authentication import IngestPrincipal, user_for_token
 from accounts.roles import role_of
 from lib.api import error_body
 from monitoring import health
+from monitoring.exposition import render_exposition
 from monitoring.models import ScrapeTarget
 
 
@@ -48,8 +49,6 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
         return JsonResponse(error_body("not_authenticated", "A bearer token is required."), status=401)
     if not allowed:
         return JsonResponse(error_body("permission_denied", "Your account has no role."), status=403)
-    from monitoring.exposition import render_exposition
-
     return HttpResponse(render_exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
