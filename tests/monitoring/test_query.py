@@ -12,7 +12,7 @@ from lib import sketch
 from lib.renderers import FastJSONRenderer
 from monitoring import rollups
 from monitoring.choices import Aggregation
-from monitoring.models import Chunk, Rollup1h, Rollup1m
+from monitoring.models import Chunk, Rollup1h, Rollup1m, RollupState
 from monitoring.store import chunks, compaction, export, query, writer
 
 pytestmark = pytest.mark.django_db
@@ -95,6 +95,47 @@ def test_rollups_equal_aggregates_computed_from_raw():
     merged = sketch.merge(sketch.decode(r.sketch) for r in hour_rows)
     exact = sorted(values)[int(0.95 * (len(values) - 1))]
     assert sketch.quantile(merged, 0.95) == pytest.approx(exact, rel=0.03)
+
+
+def test_a_rollup_of_minutes_newer_than_the_statistics_never_joins_by_nested_loop(settings):
+    """The newest minutes are past the histogram of the last ANALYZE: the planner guesses one row
+    a side and would compare every group with every other (a 5M-sample rollup ran 25 minutes)."""
+    settings.STORAGE_HOT_WINDOW_SECONDS = 3 * 86400  # yesterday's samples stay raw, one day partition
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    for host in range(20):
+        put("seen", [((noon - timedelta(minutes=60)).timestamp() + 10 * i, 1.0) for i in range(120)], host=str(host))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE monitoring_sample")
+    for host in range(20):
+        put(
+            "fresh",
+            [((noon - timedelta(minutes=20)).timestamp() + 10 * i, float(i)) for i in range(120)],
+            host=str(host),
+        )
+    RollupState.objects.update_or_create(name="1m", defaults={"watermark": noon - timedelta(minutes=25)})
+    plans: dict[str, str] = {}
+
+    def explain(execute, sql, params, many, context):
+        if sql.lstrip().startswith("INSERT INTO monitoring_rollup_1m"):
+            cursor = context["cursor"]
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plans["rollup"] = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("SELECT set_config('enable_nestloop', 'on', true)")
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plans["planner alone"] = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(explain):
+        written = rollups.rollup_minutes(noon + timedelta(seconds=30))
+    assert "Nested Loop" in plans["planner alone"]  # the trap is there
+    assert "Nested Loop" not in plans["rollup"]
+    assert written == 20 * 20
+    fresh = Rollup1m.objects.filter(series__metric__name="fresh")
+    assert fresh.count() == 400 and {row.count for row in fresh} == {6}
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_nestloop")
+        assert cursor.fetchone()[0] == "on"  # the rest of the transaction plans as usual
 
 
 def test_queries_over_rollup_tiers_match_raw_aggregates():
