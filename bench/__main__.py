@@ -4,6 +4,7 @@ Each module defines ``run(args) -> list[Result]``. A result is one figure beside
 measured in the same run, so the ratio is meaningful on a noisy machine.
 Usage: python -m config.launcher bench [name ...]   (e.g. `bench ingest stream`)
 ``soak`` is opt-in: only `make bench soak` runs it, and it writes its own BENCHMARKS.md section.
+``compare`` is not a figure but a question — is this checkout's door slower than another's? (bench/compare.py)
 """
 
 from __future__ import annotations
@@ -55,12 +56,16 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
-    args = parser.parse_args()
+    args = parser.parse_args(sys.argv[1:2] if sys.argv[1:2] == ["compare"] else None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     django.setup()
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+    if sys.argv[1:2] == ["compare"]:
+        from bench import compare  # `make bench compare BENCH_ARGS="--against DIR"`: a question, its own arguments
+
+        return compare.main(sys.argv[2:])
     from bench.common import Result, render_markdown, render_table
 
     everything = sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))

@@ -108,7 +108,8 @@ async def _post_all(url: str, token: str, bodies: list[bytes]) -> tuple[float, i
     return time.perf_counter() - began, failures
 
 
-def _start_web(port: int, processes: int) -> subprocess.Popen[bytes]:
+def _start_web(port: int, processes: int, checkout: Path = BASE_DIR) -> subprocess.Popen[bytes]:
+    """The web of ``checkout`` (this one unless bench/compare.py asks for another) on ``port``."""
     env = {
         **os.environ,
         "PORT": str(port),
@@ -124,7 +125,9 @@ def _start_web(port: int, processes: int) -> subprocess.Popen[bytes]:
     }
     # Its log is kept (var/bench-web.log): a request answered other than expected is explained there.
     log = (BASE_DIR / "var" / "bench-web.log").open("ab")
-    proc = start_group([sys.executable, "-m", "config.launcher", "web"], env, log)
+    python = checkout / ".venv" / "bin" / "python"
+    argv = [str(python) if checkout != BASE_DIR and python.exists() else sys.executable, "-m", "config.launcher", "web"]
+    proc = start_group(argv, env, log, cwd=checkout)
     wait_port(port)
     return proc
 

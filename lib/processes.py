@@ -54,10 +54,12 @@ def wait_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def start_group(argv: list[str], env: dict[str, str], log: IO[bytes] | int) -> subprocess.Popen[bytes]:
-    """Start ``argv`` from the project's folder in a session of its own (so ``stop_group``
-    reaches its children too), stdout and stderr into ``log``."""
-    return subprocess.Popen(argv, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+def start_group(
+    argv: list[str], env: dict[str, str], log: IO[bytes] | int, cwd: Path = BASE_DIR
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` from the project's folder (or ``cwd``) in a session of its own (so
+    ``stop_group`` reaches its children too), stdout and stderr into ``log``."""
+    return subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 15) -> int:
