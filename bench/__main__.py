@@ -52,20 +52,25 @@ def kept_opt_in_sections() -> str:
     return "".join("\n" + match.group(0).rstrip() + "\n" for match in pattern.finditer(OUTPUT.read_text()))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
-    args = parser.parse_args(sys.argv[1:2] if sys.argv[1:2] == ["compare"] else None)
+def _setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     django.setup()
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
-    if sys.argv[1:2] == ["compare"]:
-        from bench import compare  # `make bench compare BENCH_ARGS="--against DIR"`: a question, its own arguments
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["compare"]:  # a question, not a figure: its own arguments
+        _setup()
+        from bench import compare
 
         return compare.main(sys.argv[2:])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args()
+    _setup()
     from bench.common import Result, render_markdown, render_table
 
     everything = sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))

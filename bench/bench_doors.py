@@ -38,6 +38,9 @@ ROUNDS = 3
 HOSTS = 20
 TARGETS = 200
 PROMETHEUS = "/usr/bin/prometheus"
+RW_HEADERS = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
+OTLP_HEADERS = {"Content-Type": "application/x-protobuf"}
+JSON_HEADERS = {"Content-Type": "application/json"}
 NAMES = ("node_cpu_seconds_total", "node_network_receive_bytes_total", "node_filesystem_avail_bytes")
 
 
@@ -173,32 +176,28 @@ def push_doors(args: Any, token: str, copy_rate: float) -> list[Result]:
     failures: collections.Counter[str] = collections.Counter()
     try:
         base = f"http://127.0.0.1:{port}"
-        rw_headers = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
-        otlp_headers = {"Content-Type": "application/x-protobuf"}
         # Warm the series caches of both processes (first sight creates the series).
-        asyncio.run(_send(f"{base}/api/v1/write", token, rw_warm, rw_headers, 204))
-        asyncio.run(_send(f"{base}/otlp/v1/metrics", token, otlp_warm, otlp_headers, 200))
+        asyncio.run(_send(f"{base}/api/v1/write", token, rw_warm, RW_HEADERS, 204))
+        asyncio.run(_send(f"{base}/otlp/v1/metrics", token, otlp_warm, OTLP_HEADERS, 200))
         # Medians of ROUNDS rounds. Each door starts from an empty table: the one before it
         # leaves millions of fresh rows whose autovacuum would otherwise land in its measurement.
         for _ in range(ROUNDS):
             _truncate()
-            elapsed, failed = asyncio.run(
-                _send(f"{base}/api/v1/ingest/", token, json_bodies, {"Content-Type": "application/json"}, 202)
-            )
+            elapsed, failed = asyncio.run(_send(f"{base}/api/v1/ingest/", token, json_bodies, JSON_HEADERS, 202))
             json_rates.append(json_samples / elapsed)
             failures["json"] += failed
             _truncate()
-            elapsed, failed = asyncio.run(_send(f"{base}/api/v1/write", token, rw, rw_headers, 204))
+            elapsed, failed = asyncio.run(_send(f"{base}/api/v1/write", token, rw, RW_HEADERS, 204))
             rw_rates.append(samples / elapsed)
             failures["rw"] += failed
-            asyncio.run(_send(f"{base}/api/v1/write", token, rw[:50], rw_headers, 204))
+            asyncio.run(_send(f"{base}/api/v1/write", token, rw[:50], RW_HEADERS, 204))
             stored_rw = _count("node_")
             assert stored_rw == samples, (
                 f"remote-write stored {stored_rw:,} of {samples:,}: {failures['rw']} requests answered other "
                 f"than 204 (JSON ingest {failures['json']})"
             )
             _truncate()
-            elapsed, failed = asyncio.run(_send(f"{base}/otlp/v1/metrics", token, otlp, otlp_headers, 200))
+            elapsed, failed = asyncio.run(_send(f"{base}/otlp/v1/metrics", token, otlp, OTLP_HEADERS, 200))
             otlp_rates.append(points / elapsed)
             failures["otlp"] += failed
             stored_otlp = _count("app_metric")

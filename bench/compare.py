@@ -25,11 +25,19 @@ from pathlib import Path
 from django.contrib.auth.models import User
 
 from accounts.models import ApiToken
-from bench.bench_doors import HOSTS, PER_REQUEST, _send, _truncate, otlp_bodies, remote_write_bodies
-from bench.bench_ingest import _bodies, _start_web
+from bench.bench_doors import (
+    HOSTS,
+    JSON_HEADERS,
+    OTLP_HEADERS,
+    PER_REQUEST,
+    RW_HEADERS,
+    _send,
+    _truncate,
+    otlp_bodies,
+    remote_write_bodies,
+)
+from bench.bench_ingest import BASE_DIR, _bodies, _start_web
 from lib.processes import free_port, stop_group
-
-BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -41,11 +49,9 @@ class Door:
 
 
 DOORS = {
-    "remote-write": Door(
-        "/api/v1/write", {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}, 204, 2_000_000
-    ),
-    "otlp": Door("/otlp/v1/metrics", {"Content-Type": "application/x-protobuf"}, 200, 1_000_000),
-    "json": Door("/api/v1/ingest/", {"Content-Type": "application/json"}, 202, 500_000),
+    "remote-write": Door("/api/v1/write", RW_HEADERS, 204, 2_000_000),
+    "otlp": Door("/otlp/v1/metrics", OTLP_HEADERS, 200, 1_000_000),
+    "json": Door("/api/v1/ingest/", JSON_HEADERS, 202, 500_000),
 }
 
 
